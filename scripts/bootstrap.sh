@@ -19,11 +19,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-"$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+# pip warns about extra index folders this machine may not have; keep real errors.
+pip_install() { "$VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; return "${PIPESTATUS[0]}"; }
+pip_install --upgrade pip "setuptools<81" wheel
 echo "bootstrap: installing pinned requirements"
 reqs=(-r requirements.txt -r requirements/dev.txt)
 [ -f requirements/infra.txt ] && reqs+=(-r requirements/infra.txt)
-"$VENV/bin/python" -m pip install -q "${reqs[@]}"
-"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+pip_install "${reqs[@]}"
+pip_install --no-deps --no-build-isolation -e .
 echo "$want" > "$STAMP"
 echo "bootstrap: done"

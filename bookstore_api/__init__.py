@@ -1,0 +1,47 @@
+"""bookstore_api: the shop's JSON API under ``/api/v1``.
+
+``main`` is the WSGI app factory (PasteDeploy entry point ``main``); it reads
+like a table of contents of the application.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+from pyramid.tweens import INGRESS
+
+from pyramid_openapi3.exceptions import RequestValidationError
+
+from .errors import validation_error_view
+from .logs import configure_logging
+from .settings import build_settings
+
+OPENAPI_SPEC = Path(__file__).parent / "openapi.yaml"
+API_PREFIX = "/api/v1"
+
+
+def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Router:
+    settings = build_settings(ini_settings)
+    configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
+    with Configurator(settings=settings) as config:
+        config.include(".renderers")
+        config.include("pyramid_services")
+        config.include(".db")
+        config.include(".redisconn")
+        config.include(".security")
+        config.include(".errors")
+        config.include("pyramid_openapi3")
+        # our error body for spec violations (overrides pyramid_openapi3's list of errors)
+        config.add_exception_view(validation_error_view, context=RequestValidationError)
+        config.pyramid_openapi3_spec(str(OPENAPI_SPEC), route=f"{API_PREFIX}/openapi.yaml", route_name="api.spec")
+        config.pyramid_openapi3_register_routes(route_prefix=API_PREFIX)
+        config.include(".health")
+        config.include(".accounts.views")
+        config.include(".catalog.views")
+        config.add_tween("bookstore_api.tweens.request_id_tween", under=INGRESS)
+        config.add_tween("bookstore_api.tweens.body_guard_tween", under="bookstore_api.tweens.request_id_tween")
+        config.scan(ignore=[".migrations", ".devservers", ".cli", ".seed"])
+    return config.make_wsgi_app()

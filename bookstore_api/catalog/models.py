@@ -1,0 +1,128 @@
+"""Books, authors and genres.
+
+``books.search_vector`` (weighted full text) and ``books.search_text`` (for
+trigram typo tolerance) are generated columns, and ``books.authors_text`` is kept
+current by triggers on ``book_authors`` and ``authors``: the database, not the
+application, keeps search in step with the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..models import Base, TimestampMixin
+
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(authors_text, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(subtitle, '')), 'B') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')"
+)
+SEARCH_TEXT_SQL = "lower(title || ' ' || coalesce(authors_text, ''))"
+
+
+class BookAuthor(Base):
+    __tablename__ = "book_authors"
+
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="RESTRICT"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+
+    author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
+
+
+book_genres = Table(
+    "book_genres",
+    Base.metadata,
+    Column("book_id", ForeignKey("books.id", ondelete="CASCADE"), primary_key=True),
+    Column("genre_id", ForeignKey("genres.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+
+class Author(TimestampMixin, Base):
+    __tablename__ = "authors"
+    __table_args__ = (Index("uq_authors_lower_name", text("lower(name)"), unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    bio: Mapped[str | None] = mapped_column(Text)
+
+
+class Genre(Base):
+    __tablename__ = "genres"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class Book(TimestampMixin, Base):
+    __tablename__ = "books"
+    __table_args__ = (
+        CheckConstraint("stock_quantity >= 0", name="stock_quantity_non_negative"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        CheckConstraint("isbn ~ '^97[89][0-9]{10}$'", name="isbn_format"),
+        CheckConstraint("rating_count >= 0 AND sales_count >= 0", name="counters_non_negative"),
+        Index("ix_books_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_books_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    isbn: Mapped[str] = mapped_column(String(13), unique=True, nullable=False)
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    subtitle: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(String(200))
+    published_on: Mapped[dt.date | None] = mapped_column(Date)
+    language: Mapped[str | None] = mapped_column(String(8))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    stock_quantity: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    cover_url: Mapped[str | None] = mapped_column(String(1000))
+    average_rating: Mapped[Decimal] = mapped_column(Numeric(3, 2), nullable=False, server_default="0")
+    rating_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    sales_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    authors_text: Mapped[str | None] = mapped_column(Text)
+    search_vector = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=False)
+    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True), nullable=False)
+
+    book_authors: Mapped[list[BookAuthor]] = relationship(
+        order_by=BookAuthor.position, cascade="all, delete-orphan", lazy="selectin"
+    )
+    genres: Mapped[list[Genre]] = relationship(secondary=book_genres, lazy="selectin", order_by=Genre.name)
+
+    @property
+    def authors(self) -> list[Author]:
+        return [link.author for link in self.book_authors]
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock_quantity > 0

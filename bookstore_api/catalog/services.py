@@ -1,0 +1,263 @@
+"""Catalog rules: creating, changing and archiving books, and searching them.
+
+Search combines PostgreSQL full text (a weighted ``tsvector`` over title,
+authors, subtitle and description, GIN-indexed) with ``pg_trgm`` word
+similarity over title and authors, so a query with a one-letter typo still
+finds the book.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pyramid.config import Configurator
+from sqlalchemy import Select, and_, exists, func, literal, literal_column, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import APIError, conflict, invalid, not_found
+from .models import Author, Book, BookAuthor, Genre, book_genres
+
+MAX_QUERY_LENGTH = 200
+
+
+@dataclass
+class BookQuery:
+    q: str | None = None
+    author: str | None = None
+    genre: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    sort: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    def as_dict(self, render) -> dict[str, Any]:
+        return {
+            "items": [render(item) for item in self.items],
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+        }
+
+
+def _clean_query(q: str | None) -> str | None:
+    if q is None:
+        return None
+    q = " ".join(q.replace("\x00", " ").split())
+    return q[:MAX_QUERY_LENGTH] or None
+
+
+class CatalogService:
+    def __init__(self, dbsession: Session, currency: str):
+        self.db = dbsession
+        self.currency = currency
+
+    # -- reads -----------------------------------------------------------------
+
+    def get_book(self, book_id: int, *, include_archived: bool = False) -> Book:
+        book = self.db.get(Book, book_id)
+        if book is None or (book.archived_at is not None and not include_archived):
+            raise not_found("book")
+        return book
+
+    def get_book_by_isbn(self, isbn: str, *, include_archived: bool = False) -> Book:
+        book = self.db.scalar(select(Book).where(Book.isbn == isbn))
+        if book is None or (book.archived_at is not None and not include_archived):
+            raise not_found("book")
+        return book
+
+    def search_books(self, query: BookQuery) -> Page:
+        q = _clean_query(query.q)
+        conditions = [Book.archived_at.is_(None)]
+        rank = None
+        if q:
+            tsquery = _tsquery(q)
+            lowered = q.lower()
+            conditions.append(
+                or_(Book.search_vector.op("@@")(tsquery), literal(lowered).op("<%")(Book.search_text))
+            )
+            rank = func.ts_rank_cd(Book.search_vector, tsquery, 32) + func.word_similarity(lowered, Book.search_text)
+        if query.author:
+            author_filter = (
+                BookAuthor.author_id == int(query.author)
+                if query.author.isdigit()
+                else BookAuthor.author_id.in_(select(Author.id).where(func.lower(Author.name) == query.author.strip().lower()))
+            )
+            conditions.append(exists().where(BookAuthor.book_id == Book.id, author_filter))
+        if query.genre:
+            conditions.append(
+                exists().where(
+                    book_genres.c.book_id == Book.id,
+                    book_genres.c.genre_id == select(Genre.id).where(Genre.slug == query.genre).scalar_subquery(),
+                )
+            )
+        if query.min_price is not None:
+            conditions.append(Book.price >= query.min_price)
+        if query.max_price is not None:
+            conditions.append(Book.price <= query.max_price)
+        if query.in_stock is True:
+            conditions.append(Book.stock_quantity > 0)
+        elif query.in_stock is False:
+            conditions.append(Book.stock_quantity == 0)
+
+        where = and_(*conditions)
+        total = self.db.scalar(select(func.count()).select_from(Book).where(where)) or 0
+        statement: Select = select(Book).where(where)
+        statement = statement.order_by(*self._ordering(query.sort, rank))
+        statement = statement.offset((query.page - 1) * query.per_page).limit(query.per_page)
+        items = list(self.db.scalars(statement)) if (query.page - 1) * query.per_page < total else []
+        return Page(items, total, query.page, query.per_page)
+
+    @staticmethod
+    def _ordering(sort: str | None, rank) -> list:
+        if sort in (None, "relevance"):
+            sort = "relevance" if rank is not None else ("newest" if sort == "relevance" else "title")
+        orderings = {
+            "relevance": [rank.desc() if rank is not None else Book.id.desc(), Book.id],
+            "title": [Book.title, Book.id],
+            "price": [Book.price, Book.id],
+            "-price": [Book.price.desc(), Book.id],
+            "newest": [Book.published_on.desc().nulls_last(), Book.id.desc()],
+            "bestselling": [Book.sales_count.desc(), Book.id],
+            "rating": [Book.average_rating.desc(), Book.rating_count.desc(), Book.id],
+        }
+        return orderings[sort]
+
+    def list_authors(self, q: str | None, page: int, per_page: int) -> Page:
+        condition = func.lower(Author.name).contains(q.lower(), autoescape=True) if q else literal(True)
+        total = self.db.scalar(select(func.count()).select_from(Author).where(condition)) or 0
+        items = list(
+            self.db.scalars(
+                select(Author).where(condition).order_by(Author.name, Author.id).offset((page - 1) * per_page).limit(per_page)
+            )
+        )
+        return Page(items, total, page, per_page)
+
+    def get_author(self, author_id: int) -> tuple[Author, int]:
+        author = self.db.get(Author, author_id)
+        if author is None:
+            raise not_found("author")
+        count = self.db.scalar(
+            select(func.count())
+            .select_from(BookAuthor)
+            .join(Book, Book.id == BookAuthor.book_id)
+            .where(BookAuthor.author_id == author_id, Book.archived_at.is_(None))
+        )
+        return author, int(count or 0)
+
+    def list_genres(self) -> list[tuple[Genre, int]]:
+        counts = (
+            select(book_genres.c.genre_id, func.count().label("n"))
+            .join(Book, Book.id == book_genres.c.book_id)
+            .where(Book.archived_at.is_(None))
+            .group_by(book_genres.c.genre_id)
+            .subquery()
+        )
+        rows = self.db.execute(
+            select(Genre, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.genre_id == Genre.id).order_by(Genre.name)
+        )
+        return [(genre, int(n)) for genre, n in rows]
+
+    # -- writes ----------------------------------------------------------------
+
+    def _authors_by_name(self, names: list[str]) -> list[Author]:
+        lowered = [name.lower() for name in names]
+        existing = {a.name.lower(): a for a in self.db.scalars(select(Author).where(func.lower(Author.name).in_(lowered)))}
+        authors = []
+        for name in names:
+            author = existing.get(name.lower())
+            if author is None:
+                author = Author(name=name)
+                self.db.add(author)
+                existing[name.lower()] = author
+            authors.append(author)
+        self.db.flush()
+        return authors
+
+    def _genres_by_slug(self, slugs: list[str]) -> list[Genre]:
+        if not slugs:
+            return []
+        found = {g.slug: g for g in self.db.scalars(select(Genre).where(Genre.slug.in_(slugs)))}
+        unknown = [slug for slug in slugs if slug not in found]
+        if unknown:
+            raise invalid("Unknown genre.", {"genres": f"Unknown genre slug(s): {', '.join(sorted(unknown))[:200]}"})
+        return [found[slug] for slug in slugs]
+
+    def _set_authors(self, book: Book, names: list[str]) -> None:
+        authors = self._authors_by_name(names)
+        book.book_authors = [BookAuthor(author=author, position=index) for index, author in enumerate(authors)]
+
+    def create_book(self, values: dict[str, Any]) -> Book:
+        if self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
+            raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
+        genres = self._genres_by_slug(values.pop("genres", []))
+        names = values.pop("authors")
+        book = Book(currency=self.currency, stock_quantity=0, **values)
+        book.genres = genres
+        self._set_authors(book, names)
+        self.db.add(book)
+        try:
+            with self.db.begin_nested():
+                self.db.flush()
+        except IntegrityError as exc:
+            raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
+        self.db.refresh(book)
+        return book
+
+    def update_book(self, book_id: int, values: dict[str, Any]) -> Book:
+        book = self.get_book(book_id, include_archived=True)
+        if "isbn" in values and values["isbn"] != book.isbn:
+            if self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
+                raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
+        if "genres" in values:
+            book.genres = self._genres_by_slug(values.pop("genres"))
+        if "authors" in values:
+            self._set_authors(book, values.pop("authors"))
+        for name, value in values.items():
+            setattr(book, name, value)
+        try:
+            with self.db.begin_nested():
+                self.db.flush()
+        except IntegrityError as exc:
+            raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
+        self.db.refresh(book)
+        return book
+
+    def delete_book(self, book_id: int) -> str:
+        """Delete a book nobody ever ordered; archive (hide) one that was ordered."""
+        book = self.get_book(book_id, include_archived=True)
+        if self._was_ever_ordered(book):
+            if book.archived_at is None:
+                book.archived_at = dt.datetime.now(dt.UTC)
+            return "archived"
+        self.db.delete(book)
+        self.db.flush()
+        return "deleted"
+
+    def _was_ever_ordered(self, book: Book) -> bool:
+        for check in self.db.info.get("book_order_checks", ()):  # registered by the orders domain
+            if check(self.db, book.id):
+                return True
+        return book.sales_count > 0
+
+
+def _tsquery(q: str):
+    return func.websearch_to_tsquery(literal_column("'english'::regconfig"), q)
+
+
+def includeme(config: Configurator) -> None:
+    currency = config.get_settings()["bookstore.currency"]
+    config.register_service_factory(lambda context, request: CatalogService(request.dbsession, currency), CatalogService)

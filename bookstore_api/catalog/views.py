@@ -1,0 +1,129 @@
+"""Catalog endpoints: books, authors and genres."""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from ..errors import invalid
+from .schemas import MAX_PER_PAGE, SORTS, author_out, book_out, genre_out, normalize_isbn, parse_book_fields, parse_price
+from .services import BookQuery, CatalogService
+
+
+def _is_staff(request: Request) -> bool:
+    return request.identity is not None and request.identity.is_staff
+
+
+def _paging(params: dict) -> tuple[int, int]:
+    page = int(params.get("page") or 1)
+    per_page = int(params.get("per_page") or 20)
+    if page < 1 or page > 100000:
+        raise invalid("page must be between 1 and 100000.", {"page": "out of range"})
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise invalid(f"per_page must be between 1 and {MAX_PER_PAGE}.", {"per_page": "out of range"})
+    return page, per_page
+
+
+def book_query_from(params: dict) -> BookQuery:
+    """Turn validated query parameters into a :class:`BookQuery` (shared with the cache layer)."""
+    fields = {}
+    prices = {}
+    for name in ("min_price", "max_price"):
+        if params.get(name) is not None:
+            prices[name] = parse_price(str(params[name]))
+            if prices[name] is None:
+                fields[name] = "Use a non-negative decimal such as 10 or 12.50."
+    sort = params.get("sort")
+    if sort is not None and sort not in SORTS:
+        fields["sort"] = f"Use one of: {', '.join(SORTS)}."
+    if fields:
+        raise invalid("Some query parameters are not valid.", fields)
+    page, per_page = _paging(params)
+    return BookQuery(
+        q=params.get("q"),
+        author=str(params["author"]) if params.get("author") is not None else None,
+        genre=params.get("genre"),
+        min_price=prices.get("min_price"),
+        max_price=prices.get("max_price"),
+        in_stock=params.get("in_stock"),
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
+def list_books(request: Request) -> dict:
+    query = book_query_from(request.openapi_validated.parameters.query)
+    page = request.find_service(CatalogService).search_books(query)
+    return page.as_dict(book_out)
+
+
+@view_config(route_name="api.books", request_method="POST", renderer="json", permission="staff", openapi=True)
+def create_book(request: Request) -> dict:
+    service = request.find_service(CatalogService)
+    values = parse_book_fields(request.openapi_validated.body, partial=False, currency=service.currency)
+    book = service.create_book(values)
+    request.response.status = 201
+    request.response.headers["Location"] = request.route_path("api.book", book_id=book.id)
+    return book_out(book, staff=True)
+
+
+@view_config(route_name="api.book", request_method="GET", renderer="json", openapi=True)
+def get_book(request: Request) -> dict:
+    book_id = request.openapi_validated.parameters.path["book_id"]
+    staff = _is_staff(request)
+    book = request.find_service(CatalogService).get_book(book_id, include_archived=staff)
+    return book_out(book, staff=staff)
+
+
+@view_config(route_name="api.book.isbn", request_method="GET", renderer="json", openapi=True)
+def get_book_by_isbn(request: Request) -> dict:
+    isbn = normalize_isbn(request.openapi_validated.parameters.path["isbn"])
+    if isbn is None:
+        raise invalid("Not a valid ISBN-13.", {"isbn": "invalid checksum or format"})
+    staff = _is_staff(request)
+    book = request.find_service(CatalogService).get_book_by_isbn(isbn, include_archived=staff)
+    return book_out(book, staff=staff)
+
+
+@view_config(route_name="api.book", request_method="PATCH", renderer="json", permission="staff", openapi=True)
+def update_book(request: Request) -> dict:
+    service = request.find_service(CatalogService)
+    values = parse_book_fields(request.openapi_validated.body, partial=True, currency=service.currency)
+    book = service.update_book(request.openapi_validated.parameters.path["book_id"], values)
+    return book_out(book, staff=True)
+
+
+@view_config(route_name="api.book", request_method="DELETE", permission="staff", openapi=True)
+def delete_book(request: Request) -> HTTPNoContent:
+    request.find_service(CatalogService).delete_book(request.openapi_validated.parameters.path["book_id"])
+    return HTTPNoContent()
+
+
+@view_config(route_name="api.authors", request_method="GET", renderer="json", openapi=True)
+def list_authors(request: Request) -> dict:
+    params = request.openapi_validated.parameters.query
+    page, per_page = _paging(params)
+    result = request.find_service(CatalogService).list_authors(params.get("q"), page, per_page)
+    return result.as_dict(author_out)
+
+
+@view_config(route_name="api.author", request_method="GET", renderer="json", openapi=True)
+def get_author(request: Request) -> dict:
+    author, book_count = request.find_service(CatalogService).get_author(
+        request.openapi_validated.parameters.path["author_id"]
+    )
+    return {**author_out(author), "bio": author.bio, "book_count": book_count}
+
+
+@view_config(route_name="api.genres", request_method="GET", renderer="json", openapi=True)
+def list_genres(request: Request) -> dict:
+    genres = request.find_service(CatalogService).list_genres()
+    items = [{**genre_out(genre), "book_count": count} for genre, count in genres]
+    return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+
+
+def includeme(config) -> None:
+    config.include(".services")

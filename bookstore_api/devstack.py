@@ -1,0 +1,147 @@
+"""``make run``: the whole shop on this machine, started and stopped as one.
+
+Uses ``BOOKSTORE_DATABASE_URL`` / ``BOOKSTORE_REDIS_URL`` when set; otherwise
+starts a real PostgreSQL and a real Redis from PyPI packages with their data under
+``var/``. Then migrates, seeds the demo catalog once, ensures the dev-only demo
+accounts, and serves the API (and the storefront, when installed) with waitress.
+Ctrl-C or SIGTERM stops everything it started.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .devservers import EmbeddedPostgres, EmbeddedRedis, port_open
+from .settings import build_settings, dev_settings
+
+EMBEDDED_PG_PORT = 54329
+EMBEDDED_REDIS_PORT = 63799
+
+
+def _say(message: str) -> None:
+    print(f"[bookstore] {message}", flush=True)
+
+
+def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
+    started = time.monotonic()
+    var = Path(var_dir).resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    dev = dev_settings()
+    managed: list = []
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def stop(signum=None, frame=None):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        database_url = dev["database_url"]
+        if not database_url:
+            pg = EmbeddedPostgres(var / "postgres", EMBEDDED_PG_PORT)
+            _say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
+            managed.append(pg.start())
+            database_url = _ensure_database(pg.url, "bookstore")
+        redis_url = dev["redis_url"]
+        if not redis_url:
+            rd = EmbeddedRedis(var / "redis", EMBEDDED_REDIS_PORT)
+            _say(f"starting Redis on 127.0.0.1:{rd.port}")
+            managed.append(rd.start())
+            redis_url = rd.url
+
+        env = dict(os.environ, BOOKSTORE_DATABASE_URL=database_url, BOOKSTORE_REDIS_URL=redis_url)
+        env.setdefault("BOOKSTORE_ENV", "development")
+        settings = build_settings({}, env)
+
+        from .db import make_engine
+        from .migrate import upgrade
+        from .seed import catalog_size, seed_catalog
+        from .users import ensure_user
+
+        upgrade(database_url)
+        _say("database migrated")
+        engine = make_engine(settings, application_name="bookstore run")
+        if catalog_size(engine) == 0:
+            result = seed_catalog(engine, books=demo_books, seed=1, currency=settings["bookstore.currency"])
+            _say(f"seeded a demo catalog of {result.books:,} books in {result.seconds:.1f}s")
+        engine.dispose()
+        ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
+        ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
+
+        apps = [("api", dev["api_port"])]
+        if importlib.util.find_spec("bookstore_web") is not None:
+            apps.append(("web", dev["web_port"]))
+            env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
+        for app, port in apps:
+            if port_open("127.0.0.1", port):
+                raise RuntimeError(f"port {port} is already in use; set BOOKSTORE_{app.upper()}_PORT")
+            log = open(var / f"{app}.log", "ab")  # noqa: SIM115
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bookstore_api.cli", "serve", app, "--host", "127.0.0.1", "--port", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+            log.close()
+        for (app, port), child in zip(apps, children, strict=True):
+            deadline = time.monotonic() + 30
+            while not port_open("127.0.0.1", port):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the {app} server did not start; see {var / (app + '.log')}")
+                time.sleep(0.05)
+
+        _say(f"ready in {time.monotonic() - started:.1f}s")
+        _say(f"API        http://127.0.0.1:{dev['api_port']}/api/v1/books   (spec: /api/v1/openapi.yaml)")
+        if len(apps) > 1:
+            _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
+        _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
+        _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
+        _say("logs in var/*.log; press Ctrl-C to stop")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        _say("a server exited; stopping")
+        return 1
+    except KeyboardInterrupt:
+        _say("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for server in reversed(managed):
+            server.stop()
+        _say("stopped")
+
+
+def _ensure_database(server_url: str, name: str) -> str:
+    import psycopg2
+
+    connection = psycopg2.connect(server_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

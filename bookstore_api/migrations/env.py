@@ -1,0 +1,38 @@
+"""Alembic environment: migrations run online, under a PostgreSQL advisory lock
+so two deploys can never migrate the same database at once."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool, text
+
+from bookstore_api.db import driver_url
+from bookstore_api.models import import_all_models
+
+#: an arbitrary constant shared by every process that migrates this schema
+MIGRATION_LOCK_ID = 0x626F6F6B  # "book"
+
+config = context.config
+target_metadata = import_all_models().metadata
+
+
+def run_migrations_online() -> None:
+    url = driver_url(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, transaction_per_migration=True)
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+            connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("Offline (SQL script) migrations are not supported; run `bookstore migrate`.")
+run_migrations_online()

@@ -1,0 +1,83 @@
+"""Redis access for caches, token lookups and rate limits.
+
+Redis is a cache here: nothing the shop must not lose lives only in Redis. Every
+call goes through :class:`RedisStore`, which answers ``None`` (a miss) instead of
+raising when Redis is down, and stops trying for a short back-off after a failure
+so an outage costs one timeout per second, not one per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from pyramid.config import Configurator
+from pyramid.request import Request
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RedisStore:
+    """A prefixed Redis client that degrades to misses while Redis is unreachable."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "bookstore:", backoff_seconds: float = 1.0):
+        self.client = client
+        self.prefix = prefix
+        self.backoff_seconds = backoff_seconds
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "bookstore:", **kwargs: Any) -> RedisStore:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            health_check_interval=30,
+            max_connections=64,
+            retry_on_timeout=False,
+        )
+        return cls(client, prefix, **kwargs)
+
+    def key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(part) for part in parts)
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def call(self, operation: Callable[[redis.Redis], T], default: T | None = None) -> T | None:
+        """Run ``operation(client)``; on any Redis error log it, back off and return ``default``."""
+        if not self.available:
+            return default
+        try:
+            return operation(self.client)
+        except redis.RedisError as exc:
+            with self._lock:
+                if self.available:
+                    log.warning("redis unavailable, serving without it: %s", exc)
+                self._down_until = time.monotonic() + self.backoff_seconds
+            return default
+
+    def ping(self) -> bool:
+        """True when Redis answers now (ignores the back-off; for readiness checks)."""
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
+    store = RedisStore.from_url(settings["redis.url"], settings["redis.prefix"])
+    config.registry["redis"] = store
+
+    def redis_store(request: Request) -> RedisStore:
+        return request.registry["redis"]
+
+    config.add_request_method(redis_store, "redis", reify=True)

@@ -1,0 +1,331 @@
+"""A realistic, deterministic demo catalog, loaded fast with COPY.
+
+``seed_catalog(engine, books=N, seed=S)`` adds N books (valid ISBN-13s, one to
+three authors each, one or two genres, prices, stock, descriptions made of real
+words so search is meaningful). The same seed always yields the same catalog.
+Rows are generated while PostgreSQL consumes them (COPY from a streaming
+reader), and ``bookstore.bulk_load`` tells the triggers that the loader fills
+``books.authors_text`` itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from .catalog.schemas import isbn13_check_digit
+
+GENRES = [
+    ("fantasy", "Fantasy"), ("science-fiction", "Science Fiction"), ("mystery", "Mystery"),
+    ("thriller", "Thriller"), ("romance", "Romance"), ("historical-fiction", "Historical Fiction"),
+    ("literary-fiction", "Literary Fiction"), ("horror", "Horror"), ("biography", "Biography"),
+    ("history", "History"), ("science", "Science"), ("philosophy", "Philosophy"),
+    ("poetry", "Poetry"), ("travel", "Travel"), ("cooking", "Cooking"), ("business", "Business"),
+    ("self-help", "Self-Help"), ("children", "Children's"), ("young-adult", "Young Adult"),
+    ("graphic-novels", "Graphic Novels"), ("art", "Art & Photography"), ("technology", "Technology"),
+]
+
+CLASSICS = [
+    ("Pride and Prejudice", "Jane Austen", "literary-fiction", "romance"),
+    ("Moby-Dick", "Herman Melville", "literary-fiction", None),
+    ("The Hobbit", "J. R. R. Tolkien", "fantasy", "children"),
+    ("Frankenstein", "Mary Shelley", "horror", "science-fiction"),
+    ("The Adventures of Sherlock Holmes", "Arthur Conan Doyle", "mystery", None),
+    ("Dracula", "Bram Stoker", "horror", None),
+    ("War and Peace", "Leo Tolstoy", "historical-fiction", None),
+    ("Crime and Punishment", "Fyodor Dostoevsky", "literary-fiction", None),
+    ("The Time Machine", "H. G. Wells", "science-fiction", None),
+    ("Jane Eyre", "Charlotte Bronte", "romance", "literary-fiction"),
+    ("Wuthering Heights", "Emily Bronte", "romance", None),
+    ("Great Expectations", "Charles Dickens", "literary-fiction", None),
+    ("The Origin of Species", "Charles Darwin", "science", "history"),
+    ("Meditations", "Marcus Aurelius", "philosophy", None),
+    ("The Art of War", "Sun Tzu", "philosophy", "history"),
+    ("Alice's Adventures in Wonderland", "Lewis Carroll", "children", "fantasy"),
+    ("Treasure Island", "Robert Louis Stevenson", "children", None),
+    ("The War of the Worlds", "H. G. Wells", "science-fiction", None),
+    ("Little Women", "Louisa May Alcott", "literary-fiction", None),
+    ("Leaves of Grass", "Walt Whitman", "poetry", None),
+]
+
+FIRST = (
+    "Ada Alan Alice Amara Anna Arthur Beatrice Ben Carla Carlos Chen Clara Daniel Diana Elena Elias "
+    "Emma Ethan Fatima Felix Grace Hana Hugo Ingrid Isaac Ivy James Jonas Julia Kai Kenji Laura Leo "
+    "Lina Lucas Maya Marco Maria Mateo Mila Nadia Noah Nora Oscar Olivia Paula Priya Rafael Rosa Ruth "
+    "Samuel Sara Sofia Tariq Theo Uma Victor Vera Wen William Yara Yusuf Zoe Amir Bianca Dmitri Elif "
+    "Farah Gabriel Helena Ines Joao Kasia Lars Mei Nikolai Omar Petra Quentin Rhea Stefan Tomas Ursula"
+).split()
+LAST = (
+    "Abbott Adeyemi Alvarez Andersen Baker Bauer Bennett Brooks Castillo Chen Clarke Costa Dubois Edwards "
+    "Eriksen Fischer Fletcher Garcia Gomez Greene Hansen Harper Hughes Ibrahim Ivanova Jensen Johnson "
+    "Kaur Keller Kim Kowalski Larsen Laurent Lopez Mahmoud Marsh Martin Meyer Moreau Murphy Nakamura "
+    "Nielsen Novak Okafor Olsen Ortiz Park Patel Perez Quinn Reyes Richter Rossi Santos Sato Schmidt "
+    "Silva Sorensen Stone Suzuki Tanaka Thompson Torres Ueda Valdez Vasquez Wagner Walsh Weber Wright "
+    "Yamamoto Young Zimmerman Novakova Horvat Lindqvist Okonkwo Petrov Romano Sandoval Takahashi Volkov"
+).split()
+ADJECTIVES = (
+    "Silent Hidden Last Golden Broken Secret Lost Burning Forgotten Crimson Distant Quiet Wild Frozen "
+    "Shattered Endless Midnight Silver Ancient Hollow Bright Dark Gentle Restless Sacred Wandering "
+    "Bitter Invisible Electric Scarlet Emerald Iron Paper Glass Summer Winter Northern Eastern"
+).split()
+NOUNS = (
+    "River Garden Kingdom Empire Harbor Lantern Mirror Orchard Cathedral Library Island Mountain Forest "
+    "Ocean Desert City Tower Bridge Letter Map Compass Clock Crown Sword Feather Storm Shadow Star Moon "
+    "Voyage Promise Journey Inheritance Archive Lighthouse Station Circus Machine Symphony Portrait Atlas"
+).split()
+PLACES = (
+    "Avalon Lisbon Kyoto Marrakesh Prague Alexandria Samarkand Venice Oslo Havana Zanzibar Cairo "
+    "Edinburgh Istanbul Patagonia Bombay Vienna Shanghai Timbuktu Nairobi Quebec Seville Krakow"
+).split()
+WORDS = (
+    "a story of love loss courage and betrayal set in a world where nothing is what it seems the young "
+    "detective must uncover the truth before the city falls an unforgettable journey across oceans and "
+    "centuries a family secret buried for generations comes to light when a stranger arrives in town "
+    "with a letter that changes everything history science memory dragons magic war peace revolution "
+    "friendship murder mystery investigation empire rebellion voyage discovery invention machine "
+    "spaceship galaxy planet robot artificial intelligence climate ocean mountain village kingdom "
+    "queen king prince princess witch wizard sword prophecy ghost haunted house detective inspector "
+    "scientist doctor explorer sailor pilot soldier spy thief musician painter poet chef gardener "
+    "teacher student orphan sister brother mother father daughter son grandmother island desert "
+    "forest river library museum cathedral castle harbor lighthouse train station market winter "
+    "summer autumn spring storm fire ice shadow light darkness hope grief joy fear wonder revenge "
+    "redemption ambition power freedom justice truth lies memory time dreams courage wisdom humor "
+    "brilliant gripping moving lyrical haunting witty tender epic thrilling luminous profound "
+    "practical essential illustrated complete guide recipes kitchen business leadership habits health "
+    "mind body philosophy ancient modern world beginners masters"
+).split()
+PUBLISHERS = (
+    "Harbor House|Lantern Press|Northwind Books|Blue Orchard|Meridian & Co.|Quill and Ink|"
+    "Stonebridge Publishing|Atlas Editions|Cedar Tree Books|Riverbend Press"
+).split("|")
+LANGUAGES = ["en"] * 17 + ["es", "fr", "de"]
+
+
+def make_isbn(number: int) -> str:
+    """A valid ISBN-13 for ``number`` (0 <= number < 2 * 10**9)."""
+    prefix = "978" if number < 10**9 else "979"
+    first12 = f"{prefix}{number % 10**9:09d}"
+    return first12 + str(isbn13_check_digit(first12))
+
+
+def _copy_escape(value: object) -> str:
+    if value is None:
+        return r"\N"
+    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+class _RowStream(io.RawIOBase):
+    """A file-like object that COPY reads; rows are produced only as PostgreSQL asks."""
+
+    def __init__(self, rows: Iterator[tuple], progress: Callable[[int], None] | None = None):
+        self.rows = rows
+        self.buffer = b""
+        self.progress = progress
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 20
+        parts = [self.buffer]
+        length = len(self.buffer)
+        while length < size:
+            try:
+                row = next(self.rows)
+            except StopIteration:
+                break
+            line = ("\t".join(_copy_escape(v) for v in row) + "\n").encode()
+            parts.append(line)
+            length += len(line)
+            self.count += 1
+            if self.progress and self.count % 5000 == 0:
+                self.progress(self.count)
+        data = b"".join(parts)
+        self.buffer = data[size:]
+        return data[:size]
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - COPY uses read()
+        return self.read(size)
+
+
+@dataclass
+class SeedResult:
+    books: int
+    authors: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.books / self.seconds if self.seconds else float("inf")
+
+
+def _progress_bar(total: int, label: str, stream=sys.stderr) -> Callable[[int], None]:
+    started = time.monotonic()
+    interactive = stream.isatty()
+
+    shown = {"last": -1}
+
+    def show(done: int) -> None:
+        if done == shown["last"]:
+            return
+        shown["last"] = done
+        elapsed = time.monotonic() - started
+        rate = done / elapsed if elapsed else 0
+        width = 30
+        filled = int(width * done / total) if total else width
+        line = f"{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} {rate:,.0f}/s"
+        if interactive:
+            stream.write("\r" + line)
+            if done >= total:
+                stream.write("\n")
+        elif done >= total or done % max(total // 10, 5000) < 5000:
+            stream.write(line + "\n")
+        stream.flush()
+
+    return show
+
+
+def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD", progress: bool = True) -> SeedResult:
+    """Add ``books`` generated books (and their authors) to the catalog."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SET LOCAL bookstore.bulk_load = 'on'")
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("SELECT pg_advisory_xact_lock(7363)")  # one seeder at a time
+
+        for slug, name in GENRES:
+            cursor.execute(
+                "INSERT INTO genres (slug, name) VALUES (%s, %s) ON CONFLICT (slug) DO NOTHING", (slug, name)
+            )
+        cursor.execute("SELECT slug, id FROM genres")
+        genre_ids = dict(cursor.fetchall())
+        genre_slugs = [slug for slug, _ in GENRES]
+
+        # Authors: a deterministic pool, reusing any that already exist.
+        pool_size = max(40, books // 4)
+        combos = len(FIRST) * len(LAST) * 27
+        picks = rng.sample(range(combos), min(pool_size, combos))
+        names = []
+        for pick in picks:
+            first, rest = divmod(pick, len(LAST) * 27)
+            last, middle = divmod(rest, 27)
+            initial = f" {chr(64 + middle)}." if middle else ""
+            names.append(f"{FIRST[first]}{initial} {LAST[last]}")
+        classic_names = [author for _, author, _, _ in CLASSICS]
+        cursor.execute("SELECT lower(name), id, name FROM authors")
+        existing = {low: (ident, name) for low, ident, name in cursor.fetchall()}
+        new_names = [n for n in dict.fromkeys(classic_names + names) if n.lower() not in existing]
+        if new_names:
+            cursor.execute(
+                "SELECT setval('authors_id_seq', nextval('authors_id_seq') + %s - 1) - %s + 1",
+                (len(new_names), len(new_names)),
+            )
+            first_author_id = cursor.fetchone()[0]
+            author_rows = ((first_author_id + i, name) for i, name in enumerate(new_names))
+            cursor.copy_expert("COPY authors (id, name) FROM STDIN", _RowStream(author_rows))
+            for i, name in enumerate(new_names):
+                existing[name.lower()] = (first_author_id + i, name)
+        pool = [existing[n.lower()] for n in names]
+
+        cursor.execute(
+            "SELECT setval('books_id_seq', nextval('books_id_seq') + %s - 1) - %s + 1", (books, books)
+        )
+        first_book_id = cursor.fetchone()[0]
+        isbn_base = rng.randrange(0, 2 * 10**9 - books - 1)
+        book_authors: list[tuple[int, int, int]] = []
+        book_genres: list[tuple[int, int]] = []
+        today = dt.date(2026, 11, 1)
+
+        def book_rows() -> Iterator[tuple]:
+            for i in range(books):
+                book_id = first_book_id + i
+                if i < len(CLASSICS) and books >= len(CLASSICS):
+                    title, author_name, g1, g2 = CLASSICS[i]
+                    authors = [existing[author_name.lower()]]
+                    genres = [g for g in (g1, g2) if g]
+                    subtitle = None
+                else:
+                    pattern = rng.random()
+                    if pattern < 0.3:
+                        title = f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+                    elif pattern < 0.55:
+                        title = f"The {rng.choice(NOUNS)} of {rng.choice(PLACES)}"
+                    elif pattern < 0.75:
+                        title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}s"
+                    elif pattern < 0.9:
+                        title = f"A {rng.choice(NOUNS)} in {rng.choice(PLACES)}"
+                    else:
+                        title = f"{rng.choice(FIRST)} and the {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+                    roll = rng.random()
+                    count = 1 if roll < 0.72 else 2 if roll < 0.93 else 3
+                    authors = rng.sample(pool, count) if len(pool) >= count else pool[:1]
+                    genres = rng.sample(genre_slugs, 1 if rng.random() < 0.6 else 2)
+                    subtitle = f"A Novel of {rng.choice(PLACES)}" if rng.random() < 0.15 else None
+                words = rng.choices(WORDS, k=rng.randint(18, 36))
+                words[0] = words[0].capitalize()
+                description = " ".join(words) + "."
+                published = today - dt.timedelta(days=rng.randint(0, 365 * 60))
+                price = f"{rng.randint(4, 79)}.{rng.choice(('99', '95', '50', '00', '49'))}"
+                stock = 0 if rng.random() < 0.08 else rng.randint(1, 60)
+                sales = int(rng.paretovariate(1.5) * 10) - 10
+                for position, (author_id, _) in enumerate(authors):
+                    book_authors.append((book_id, author_id, position))
+                for slug in genres:
+                    book_genres.append((book_id, genre_ids[slug]))
+                yield (
+                    book_id,
+                    make_isbn(isbn_base + i),
+                    title,
+                    subtitle,
+                    description,
+                    rng.choice(PUBLISHERS),
+                    published.isoformat(),
+                    rng.choice(LANGUAGES),
+                    rng.randint(80, 1200),
+                    price,
+                    currency,
+                    stock,
+                    max(sales, 0),
+                    ", ".join(name for _, name in authors),
+                )
+
+        bar = _progress_bar(books, "seeding books") if progress else None
+        stream = _RowStream(book_rows(), bar)
+        cursor.copy_expert(
+            "COPY books (id, isbn, title, subtitle, description, publisher, published_on, language, pages, "
+            "price, currency, stock_quantity, sales_count, authors_text) FROM STDIN",
+            stream,
+        )
+        if bar:
+            bar(books)
+        cursor.copy_expert("COPY book_authors (book_id, author_id, position) FROM STDIN", _RowStream(iter(book_authors)))
+        cursor.copy_expert("COPY book_genres (book_id, genre_id) FROM STDIN", _RowStream(iter(book_genres)))
+        raw.commit()
+        cursor.execute("ANALYZE books")
+        cursor.execute("ANALYZE book_authors")
+        cursor.execute("ANALYZE book_genres")
+        raw.commit()
+    except Exception:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    return SeedResult(books, len(new_names), time.monotonic() - started)
+
+
+def catalog_size(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM books")).scalar_one())

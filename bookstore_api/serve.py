@@ -1,0 +1,30 @@
+"""Serve an app with waitress, configured from the environment (what the images run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .settings import server_settings
+
+
+def make_app(app: str, ini: str | None = None) -> Any:
+    if ini:
+        from pyramid.paster import get_app
+
+        return get_app(ini, "main" if app == "api" else app)
+    if app == "api":
+        from . import main
+
+        return main({})
+    from bookstore_web import main as web_main
+
+    return web_main({})
+
+
+def serve(app: str, host: str, port: int, threads: int | None = None, ini: str | None = None) -> None:
+    import waitress
+
+    options = server_settings()
+    if threads:
+        options["threads"] = threads
+    waitress.serve(make_app(app, ini), host=host, port=port, ident="bookstore", **options)
