@@ -12,7 +12,6 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.router import Router
 from pyramid.tweens import INGRESS
-
 from pyramid_openapi3.exceptions import RequestValidationError
 
 from .errors import validation_error_view

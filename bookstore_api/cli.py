@@ -38,10 +38,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.ini)
     engine = make_engine(settings, application_name="bookstore seed")
-    result = seed_catalog(engine, books=args.books, seed=args.seed, currency=settings["bookstore.currency"],
-                          progress=not args.quiet)
-    print(f"seeded {result.books:,} books ({result.authors:,} new authors) in {result.seconds:.1f}s "
-          f"= {result.rate:,.0f} books/s")
+    result = seed_catalog(
+        engine, books=args.books, seed=args.seed, currency=settings["bookstore.currency"], progress=not args.quiet
+    )
+    print(
+        f"seeded {result.books:,} books ({result.authors:,} new authors) in {result.seconds:.1f}s "
+        f"= {result.rate:,.0f} books/s"
+    )
     return 0
 
 

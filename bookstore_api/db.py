@@ -22,7 +22,7 @@ def driver_url(url: str) -> str:
     """Pin the psycopg2 driver (SQLAlchemy 2.1 picks psycopg 3 for plain ``postgresql://``)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 
@@ -71,4 +71,3 @@ def includeme(config: Configurator) -> None:
     config.registry["dbengine"] = engine
     config.registry["dbsession_factory"] = make_session_factory(engine)
     config.add_request_method(dbsession, "dbsession", reify=True)
-

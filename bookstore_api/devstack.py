@@ -89,7 +89,17 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             log = open(var / f"{app}.log", "ab")  # noqa: SIM115
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "bookstore_api.cli", "serve", app, "--host", "127.0.0.1", "--port", str(port)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "bookstore_api.cli",
+                        "serve",
+                        app,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyramid.security import Allowed, Denied
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid.security import Allowed, Denied
 
 
 @dataclass(frozen=True)

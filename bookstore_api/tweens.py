@@ -67,9 +67,7 @@ def body_guard_tween(handler: Handler, registry: Registry) -> Handler:
             if length or request.headers.get("Transfer-Encoding"):
                 body = request.body_file.read(MAX_BODY_BYTES + 1)
                 if len(body) > MAX_BODY_BYTES:
-                    return error_response(
-                        request, 413, "body_too_large", "The request body is larger than 1 MiB."
-                    )
+                    return error_response(request, 413, "body_too_large", "The request body is larger than 1 MiB.")
                 request.body = body
                 if body:
                     if request.content_type != "application/json":

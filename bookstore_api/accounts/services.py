@@ -75,7 +75,9 @@ class UserService:
             raise ValueError(f"unknown role {role!r}")
         email = email.strip().lower()
         if self.by_email(email) is not None:
-            raise APIError(409, "email_taken", "An account with this email already exists.", {"fields": {"email": "taken"}})
+            raise APIError(
+                409, "email_taken", "An account with this email already exists.", {"fields": {"email": "taken"}}
+            )
         user = User(email=email, name=name.strip(), role=role, password_hash=self.passwords.hash(password))
         try:
             with self.db.begin_nested():
@@ -165,7 +167,10 @@ class LoginRateLimiter:
 
     def _keys(self, email: str, address: str) -> dict[str, str]:
         email_digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        return {"email": self.redis.key("rl", "login", "email", email_digest), "addr": self.redis.key("rl", "login", "addr", address)}
+        return {
+            "email": self.redis.key("rl", "login", "email", email_digest),
+            "addr": self.redis.key("rl", "login", "addr", address),
+        }
 
     def retry_after(self, email: str, address: str) -> int | None:
         """Seconds to wait when either counter is over its limit, else None (also when Redis is down)."""
@@ -194,8 +199,8 @@ class LoginRateLimiter:
         def write(r):
             pipe = r.pipeline(transaction=True)
             for key in keys.values():
+                pipe.set(key, 0, ex=self.window, nx=True)  # start the window on the first failure
                 pipe.incr(key)
-                pipe.expire(key, self.window, nx=True)
             return pipe.execute()
 
         self.redis.call(write)
@@ -213,9 +218,7 @@ def includeme(config: Configurator) -> None:
         parallelism=int(settings.get("argon2.parallelism", 4)),
     )
     config.register_service(passwords, PasswordService)
-    config.register_service_factory(
-        lambda context, request: UserService(request.dbsession, passwords), UserService
-    )
+    config.register_service_factory(lambda context, request: UserService(request.dbsession, passwords), UserService)
     config.register_service_factory(
         lambda context, request: TokenService(
             request.dbsession, request.redis, int(settings["bookstore.token_ttl_seconds"])

@@ -45,9 +45,7 @@ def log_in(request: Request) -> dict:
     return {"token": token, "expires_at": expires_at.isoformat(), "user": user_out(user)}
 
 
-@view_config(
-    route_name="api.tokens.current", request_method="DELETE", permission="authenticated", openapi=True
-)
+@view_config(route_name="api.tokens.current", request_method="DELETE", permission="authenticated", openapi=True)
 def log_out(request: Request) -> HTTPNoContent:
     request.find_service(TokenService).revoke(request.identity.token_hash)
     return HTTPNoContent()

@@ -71,9 +71,8 @@ def parse_book_fields(body: dict[str, Any], *, partial: bool, currency: str) -> 
         if price is None:
             fields["price"] = 'Give the price as a non-negative decimal string such as "12.50".'
         clean["price"] = price
-    if present("currency"):
-        if str(body["currency"]).upper() != currency:
-            fields["currency"] = f"This shop sells in {currency}."
+    if present("currency") and str(body["currency"]).upper() != currency:
+        fields["currency"] = f"This shop sells in {currency}."
     for name, limit in (("subtitle", 500), ("publisher", 200), ("cover_url", 1000)):
         if name in body:
             value = body[name]

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, exists, func, literal, literal_column, or_,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import APIError, conflict, invalid, not_found
+from ..errors import conflict, invalid, not_found
 from .models import Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200
@@ -86,15 +86,15 @@ class CatalogService:
         if q:
             tsquery = _tsquery(q)
             lowered = q.lower()
-            conditions.append(
-                or_(Book.search_vector.op("@@")(tsquery), literal(lowered).op("<%")(Book.search_text))
-            )
+            conditions.append(or_(Book.search_vector.op("@@")(tsquery), literal(lowered).op("<%")(Book.search_text)))
             rank = func.ts_rank_cd(Book.search_vector, tsquery, 32) + func.word_similarity(lowered, Book.search_text)
         if query.author:
             author_filter = (
                 BookAuthor.author_id == int(query.author)
                 if query.author.isdigit()
-                else BookAuthor.author_id.in_(select(Author.id).where(func.lower(Author.name) == query.author.strip().lower()))
+                else BookAuthor.author_id.in_(
+                    select(Author.id).where(func.lower(Author.name) == query.author.strip().lower())
+                )
             )
             conditions.append(exists().where(BookAuthor.book_id == Book.id, author_filter))
         if query.genre:
@@ -141,7 +141,11 @@ class CatalogService:
         total = self.db.scalar(select(func.count()).select_from(Author).where(condition)) or 0
         items = list(
             self.db.scalars(
-                select(Author).where(condition).order_by(Author.name, Author.id).offset((page - 1) * per_page).limit(per_page)
+                select(Author)
+                .where(condition)
+                .order_by(Author.name, Author.id)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
             )
         )
         return Page(items, total, page, per_page)
@@ -167,7 +171,9 @@ class CatalogService:
             .subquery()
         )
         rows = self.db.execute(
-            select(Genre, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.genre_id == Genre.id).order_by(Genre.name)
+            select(Genre, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.genre_id == Genre.id)
+            .order_by(Genre.name)
         )
         return [(genre, int(n)) for genre, n in rows]
 
@@ -175,7 +181,9 @@ class CatalogService:
 
     def _authors_by_name(self, names: list[str]) -> list[Author]:
         lowered = [name.lower() for name in names]
-        existing = {a.name.lower(): a for a in self.db.scalars(select(Author).where(func.lower(Author.name).in_(lowered)))}
+        existing = {
+            a.name.lower(): a for a in self.db.scalars(select(Author).where(func.lower(Author.name).in_(lowered)))
+        }
         authors = []
         for name in names:
             author = existing.get(name.lower())
@@ -219,9 +227,9 @@ class CatalogService:
 
     def update_book(self, book_id: int, values: dict[str, Any]) -> Book:
         book = self.get_book(book_id, include_archived=True)
-        if "isbn" in values and values["isbn"] != book.isbn:
-            if self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
-                raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
+        isbn_changed = "isbn" in values and values["isbn"] != book.isbn
+        if isbn_changed and self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
+            raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
         if "genres" in values:
             book.genres = self._genres_by_slug(values.pop("genres"))
         if "authors" in values:
@@ -260,4 +268,6 @@ def _tsquery(q: str):
 
 def includeme(config: Configurator) -> None:
     currency = config.get_settings()["bookstore.currency"]
-    config.register_service_factory(lambda context, request: CatalogService(request.dbsession, currency), CatalogService)
+    config.register_service_factory(
+        lambda context, request: CatalogService(request.dbsession, currency), CatalogService
+    )

@@ -7,7 +7,16 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..errors import invalid
-from .schemas import MAX_PER_PAGE, SORTS, author_out, book_out, genre_out, normalize_isbn, parse_book_fields, parse_price
+from .schemas import (
+    MAX_PER_PAGE,
+    SORTS,
+    author_out,
+    book_out,
+    genre_out,
+    normalize_isbn,
+    parse_book_fields,
+    parse_price,
+)
 from .services import BookQuery, CatalogService
 
 

@@ -94,7 +94,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_auth_tokens_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_auth_tokens_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_auth_tokens_token_hash")),
     )
@@ -109,9 +111,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authors")),
     )
     op.create_index("uq_authors_lower_name", "authors", [sa.text("lower(name)")], unique=True)
-    op.create_index(
-        "ix_authors_name_trgm", "authors", [sa.text("lower(name) gin_trgm_ops")], postgresql_using="gin"
-    )
+    op.create_index("ix_authors_name_trgm", "authors", [sa.text("lower(name) gin_trgm_ops")], postgresql_using="gin")
 
     op.create_table(
         "genres",
@@ -142,7 +142,9 @@ def upgrade() -> None:
         sa.Column("sales_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("archived_at", sa.DateTime(timezone=True)),
         sa.Column("authors_text", sa.Text()),
-        sa.Column("search_vector", postgresql.TSVECTOR(), sa.Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=False),
+        sa.Column(
+            "search_vector", postgresql.TSVECTOR(), sa.Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=False
+        ),
         sa.Column("search_text", sa.Text(), sa.Computed(SEARCH_TEXT_SQL, persisted=True), nullable=False),
         *(make() for make in TIMESTAMPS),
         sa.CheckConstraint("stock_quantity >= 0", name=op.f("ck_books_stock_quantity_non_negative")),
@@ -164,7 +166,10 @@ def upgrade() -> None:
     op.create_index("ix_books_live_title", "books", ["title", "id"], postgresql_where=live)
     op.create_index("ix_books_live_price", "books", ["price", "id"], postgresql_where=live)
     op.create_index(
-        "ix_books_live_newest", "books", [sa.text("published_on DESC NULLS LAST"), sa.text("id DESC")], postgresql_where=live
+        "ix_books_live_newest",
+        "books",
+        [sa.text("published_on DESC NULLS LAST"), sa.text("id DESC")],
+        postgresql_where=live,
     )
     op.create_index("ix_books_live_bestselling", "books", [sa.text("sales_count DESC"), "id"], postgresql_where=live)
     op.create_index(
@@ -179,7 +184,9 @@ def upgrade() -> None:
         sa.Column("book_id", sa.BigInteger(), nullable=False),
         sa.Column("author_id", sa.BigInteger(), nullable=False),
         sa.Column("position", sa.SmallInteger(), server_default="0", nullable=False),
-        sa.ForeignKeyConstraint(["book_id"], ["books.id"], name=op.f("fk_book_authors_book_id_books"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["book_id"], ["books.id"], name=op.f("fk_book_authors_book_id_books"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(
             ["author_id"], ["authors.id"], name=op.f("fk_book_authors_author_id_authors"), ondelete="RESTRICT"
         ),
@@ -191,8 +198,12 @@ def upgrade() -> None:
         "book_genres",
         sa.Column("book_id", sa.BigInteger(), nullable=False),
         sa.Column("genre_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["book_id"], ["books.id"], name=op.f("fk_book_genres_book_id_books"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["genre_id"], ["genres.id"], name=op.f("fk_book_genres_genre_id_genres"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["book_id"], ["books.id"], name=op.f("fk_book_genres_book_id_books"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["genre_id"], ["genres.id"], name=op.f("fk_book_genres_genre_id_genres"), ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("book_id", "genre_id", name=op.f("pk_book_genres")),
     )
     op.create_index(op.f("ix_book_genres_genre_id"), "book_genres", ["genre_id"])

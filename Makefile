@@ -1,0 +1,51 @@
+# The front door: `make help` lists what you can do.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test test-unit test-functional lint format migrate seed bench clean requirements
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+bootstrap: ## Create .venv and install pinned dependencies (idempotent)
+	@./scripts/bootstrap.sh
+
+run: bootstrap ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
+	@$(VENV)/bin/bookstore run
+
+test: bootstrap ## Install everything and run the whole test suite
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: bootstrap ## Unit tests only
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-functional: bootstrap ## Functional API tests (BOOKSTORE_TEST_URL=http://host:port to test a deployed shop)
+	@$(PY) -m pytest tests/functional $(PYTEST_ARGS)
+
+lint: bootstrap ## ruff lint and format check (plus infra linters when present)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@if [ -x scripts/lint-infra.sh ]; then PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/lint-infra.sh; fi
+
+format: bootstrap ## Apply ruff fixes and formatting
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+migrate: bootstrap ## Apply migrations to BOOKSTORE_DATABASE_URL
+	@$(VENV)/bin/bookstore migrate
+
+seed: bootstrap ## Seed BOOKS (default 100000) books into BOOKSTORE_DATABASE_URL
+	@$(VENV)/bin/bookstore seed --books $${BOOKS:-100000}
+
+bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes bench/results/)
+	@$(PY) bench/run.py
+
+requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file ../requirements.txt app.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file dev.txt dev.in
+
+clean: ## Remove local data, caches and the virtualenv
+	rm -rf var .pytest_cache .ruff_cache $(VENV)
