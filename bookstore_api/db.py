@@ -38,7 +38,7 @@ def make_engine(settings: dict[str, Any], *, application_name: str = "bookstore_
         connect_args={
             "connect_timeout": 3,
             "application_name": application_name,
-            "options": "-c statement_timeout=15000 -c lock_timeout=10000",
+            "options": "-c statement_timeout=15000 -c lock_timeout=10000 -c pg_trgm.word_similarity_threshold=0.5",
         },
     )
     return engine

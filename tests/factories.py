@@ -23,7 +23,7 @@ def next_isbn() -> str:
 def make_user(
     dbsession: Session, app, *, email: str, password: str, role: str = "customer", name: str = "Someone"
 ) -> User:
-    passwords = app.registry.find_service(PasswordService) if app is not None else PasswordService(1, 1024, 1)
+    passwords = PasswordService(time_cost=1, memory_cost=1024, parallelism=1)
     user = User(email=email.lower(), name=name, role=role, password_hash=passwords.hash(password))
     dbsession.add(user)
     dbsession.flush()
