@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-unit test-functional lint format migrate seed bench clean requirements
+.PHONY: help bootstrap run stack stack-stop test test-unit test-functional lint format migrate seed bench clean requirements
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -15,6 +15,12 @@ bootstrap: ## Create .venv and install pinned dependencies (idempotent)
 
 run: bootstrap ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
 	@$(VENV)/bin/bookstore run
+
+stack: bootstrap ## Local AWS-like topology: HAProxy on :8080 over 2 API and 2 web processes
+	@$(PY) scripts/stack.py start
+
+stack-stop: ## Stop everything `make stack` started
+	@$(PY) scripts/stack.py stop
 
 test: bootstrap ## Install everything and run the whole test suite
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -29,6 +35,7 @@ lint: bootstrap ## ruff lint and format check (plus infra linters when present)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@if [ -x scripts/lint-infra.sh ]; then PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/lint-infra.sh; fi
+	@if [ -x scripts/lint-docker.sh ]; then PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/lint-docker.sh; fi
 
 format: bootstrap ## Apply ruff fixes and formatting
 	@$(VENV)/bin/ruff check --fix .

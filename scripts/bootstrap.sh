@@ -9,6 +9,8 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 VENV=${VENV:-.venv}
 STAMP="$VENV/.bootstrap-stamp"
 
+./scripts/system-deps.sh
+
 want=$(cat requirements.txt requirements/dev.txt requirements/*.in setup.py 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/bookstore" ]; then
   exit 0
