@@ -17,7 +17,8 @@ MAX_PER_PAGE = 100
 
 
 def isbn13_check_digit(first12: str) -> int:
-    total = sum(int(digit) * (1 if index % 2 == 0 else 3) for index, digit in enumerate(first12))
+    digits = [ord(c) - 48 for c in first12]
+    total = sum(digits[0::2]) + 3 * sum(digits[1::2])
     return (10 - total % 10) % 10
 
 
