@@ -111,8 +111,13 @@ class Book(TimestampMixin, Base):
     sales_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     authors_text: Mapped[str | None] = mapped_column(Text)
-    search_vector = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=False)
-    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True), nullable=False)
+    # Search columns are for the database only: never loaded into Python.
+    search_vector = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), nullable=False, deferred=True, deferred_raiseload=True
+    )
+    search_text: Mapped[str] = mapped_column(
+        Text, Computed(SEARCH_TEXT_SQL, persisted=True), nullable=False, deferred=True, deferred_raiseload=True
+    )
 
     book_authors: Mapped[list[BookAuthor]] = relationship(
         order_by=BookAuthor.position, cascade="all, delete-orphan", lazy="selectin"

@@ -115,10 +115,13 @@ class CatalogService:
 
         where = and_(*conditions)
         total = self.db.scalar(select(func.count()).select_from(Book).where(where)) or 0
-        statement: Select = select(Book).where(where)
-        statement = statement.order_by(*self._ordering(query.sort, rank))
-        statement = statement.offset((query.page - 1) * query.per_page).limit(query.per_page)
-        items = list(self.db.scalars(statement)) if (query.page - 1) * query.per_page < total else []
+        items: list[Book] = []
+        if (query.page - 1) * query.per_page < total:
+            # Rank and page over narrow rows (ids only), then load just that page.
+            statement: Select = select(Book.id).where(where).order_by(*self._ordering(query.sort, rank))
+            ids = list(self.db.scalars(statement.offset((query.page - 1) * query.per_page).limit(query.per_page)))
+            by_id = {book.id: book for book in self.db.scalars(select(Book).where(Book.id.in_(ids)))}
+            items = [by_id[book_id] for book_id in ids if book_id in by_id]
         return Page(items, total, query.page, query.per_page)
 
     @staticmethod
