@@ -31,6 +31,7 @@ setup(
         "paste.app_factory": [
             "main = bookstore_api:main",
             "api = bookstore_api:main",
+            "web = bookstore_web:main",
         ],
         "console_scripts": ["bookstore = bookstore_api.cli:main"],
     },

@@ -1,0 +1,40 @@
+"""bookstore_web: the storefront and the staff back-office.
+
+Server-rendered Jinja2 pages with htmx for the dynamic parts; every page also
+works with JavaScript off. It owns no tables: all data comes from bookstore_api
+through :mod:`bookstore_web.api`. ``main`` is the WSGI app factory (PasteDeploy
+entry point ``web``); it reads like a table of contents of the application.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.router import Router
+from pyramid.tweens import EXCVIEW, INGRESS
+
+from .logs import configure_logging
+from .settings import build_settings
+
+
+def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Router:
+    settings = build_settings(ini_settings)
+    configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
+    with Configurator(settings=settings) as config:
+        config.include(".templating")
+        config.include(".assets")
+        config.include(".sessions")
+        config.include(".api")
+        config.include(".auth")
+        config.include(".views.errors")
+        config.include(".views.health")
+        config.include(".views.catalog")
+        config.include(".views.accounts")
+        config.include(".views.cart")
+        config.include(".views.orders")
+        config.include(".views.staff")
+        config.add_tween("bookstore_web.tweens.request_id_tween", under=INGRESS)
+        config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)
+        config.scan(".views")
+    return config.make_wsgi_app()

@@ -1,0 +1,131 @@
+"""Who the shopper is: a bearer token from bookstore_api kept in the Redis session.
+
+Logging in asks the API for a token and keeps it (with the user's id, name and
+role) in the server-side session; the session id is rotated on log-in and
+log-out so a session id seen before log-in is worthless after it. Role checks
+for the staff back-office use :class:`SessionSecurityPolicy` (``permission="staff"``
+on a view); the API checks the same roles again on every call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.request import Request
+from pyramid.security import Allowed, Denied
+
+from .api import ApiError, ApiUnavailable
+
+log = logging.getLogger(__name__)
+
+AUTH_KEY = "auth"
+STAFF_ROLES = frozenset({"staff", "admin"})
+ROLE_GRANTS = {
+    "customer": {"authenticated"},
+    "staff": {"authenticated", "staff"},
+    "admin": {"authenticated", "staff", "admin"},
+}
+#: session keys that survive log-in (the anonymous cart is merged, then replaced)
+KEPT_ON_LOGIN = ("cart_id", "cart_count")
+
+
+def _session_auth(request: Request) -> dict[str, Any] | None:
+    auth = request.session.get(AUTH_KEY)
+    return auth if isinstance(auth, dict) and auth.get("token") else None
+
+
+def session_token(request: Request) -> str | None:
+    """The shopper's API token, or None when signed out (never creates a session)."""
+    if not request.cookies.get(request.registry["session_cookie_name"]):
+        return None
+    auth = _session_auth(request)
+    return auth["token"] if auth else None
+
+
+def current_user(request: Request) -> dict[str, Any] | None:
+    """``{id, email, name, role}`` of the signed-in shopper, or None."""
+    if not request.cookies.get(request.registry["session_cookie_name"]):
+        return None
+    auth = _session_auth(request)
+    return auth["user"] if auth else None
+
+
+def is_staff(request: Request) -> bool:
+    user = request.user
+    return bool(user) and user.get("role") in STAFF_ROLES
+
+
+def rotate_session(request: Request, keep: tuple[str, ...] = ()) -> None:
+    """Give the shopper a new session id (and CSRF token), keeping only ``keep``."""
+    kept = {key: request.session[key] for key in keep if key in request.session}
+    request.session.invalidate()
+    request.session.update(kept)
+    request.session.new_csrf_token()
+
+
+def log_in(request: Request, email: str, password: str) -> dict[str, Any]:
+    """Exchange credentials for a token, rotate the session and remember the shopper.
+
+    Raises :class:`ApiError` (401 bad credentials, 429 rate limited, 400 invalid).
+    """
+    issued = request.api.post("/auth/tokens", {"email": email, "password": password}, token=None)
+    anonymous_cart = request.session.get("cart_id")
+    rotate_session(request)
+    user = issued["user"]
+    request.session[AUTH_KEY] = {
+        "token": issued["token"],
+        "expires_at": issued.get("expires_at"),
+        "user": {key: user.get(key) for key in ("id", "email", "name", "role")},
+    }
+    from .views.cart import adopt_cart_on_login
+
+    adopt_cart_on_login(request, issued["token"], anonymous_cart)
+    return user
+
+
+def log_out(request: Request) -> None:
+    """Revoke the API token (best effort) and start a fresh, empty session."""
+    token = session_token(request)
+    if token:
+        try:
+            request.api.delete("/auth/tokens/current", token=token)
+        except (ApiError, ApiUnavailable) as exc:
+            log.info("token revocation at log-out failed: %s", exc)
+    rotate_session(request)
+
+
+def forget_expired_login(request: Request) -> None:
+    """The API no longer accepts our token: sign the shopper out locally."""
+    rotate_session(request)
+
+
+class SessionSecurityPolicy:
+    """Identity from the session; permissions are role grants, as in the API."""
+
+    def identity(self, request: Request) -> dict[str, Any] | None:
+        return request.user
+
+    def authenticated_userid(self, request: Request) -> int | None:
+        user = request.user
+        return user["id"] if user else None
+
+    def permits(self, request: Request, context: object, permission: str) -> Allowed | Denied:
+        user = request.user
+        if user is None:
+            return Denied("not signed in")
+        if permission in ROLE_GRANTS.get(str(user.get("role")), set()):
+            return Allowed(f"role {user.get('role')} grants {permission}")
+        return Denied(f"role {user.get('role')} lacks {permission}")
+
+    def remember(self, request: Request, userid: object, **kw: object) -> list:
+        return []
+
+    def forget(self, request: Request, **kw: object) -> list:
+        return []
+
+
+def includeme(config: Configurator) -> None:
+    config.add_request_method(current_user, "user", reify=True)
+    config.set_security_policy(SessionSecurityPolicy())

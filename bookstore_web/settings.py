@@ -1,0 +1,105 @@
+"""The one place where ``BOOKSTORE_*`` environment variables become storefront settings.
+
+Nothing else in ``bookstore_web`` reads ``os.environ``: the app factory calls
+:func:`build_settings`, which lays defaults, then the ini file, then the
+environment. In production a session secret is required; elsewhere a stable
+development secret is derived so ``bookstore serve web`` works with no setup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+#: environment variable -> (settings key, converter)
+ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
+    "BOOKSTORE_ENV": ("bookstore.env", str),
+    "BOOKSTORE_API_URL": ("web.api_url", str),
+    "BOOKSTORE_API_TIMEOUT_SECONDS": ("web.api_timeout_seconds", float),
+    "BOOKSTORE_API_RETRIES": ("web.api_retries", int),
+    "BOOKSTORE_API_POOL_SIZE": ("web.api_pool_size", int),
+    "BOOKSTORE_REDIS_URL": ("redis.url", str),
+    "BOOKSTORE_REDIS_PREFIX": ("redis.prefix", str),
+    "BOOKSTORE_SESSION_SECRET": ("web.session_secret", str),
+    "BOOKSTORE_SESSION_TIMEOUT_SECONDS": ("web.session_timeout_seconds", int),
+    "BOOKSTORE_SECURE_COOKIES": ("web.secure_cookies", str),
+    "BOOKSTORE_STATIC_MAX_AGE_SECONDS": ("web.static_max_age_seconds", int),
+    "BOOKSTORE_LOG_LEVEL": ("bookstore.log_level", str),
+    "BOOKSTORE_LOG_FORMAT": ("bookstore.log_format", str),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "bookstore.env": "development",
+    "web.api_url": "http://127.0.0.1:6543",
+    "web.api_timeout_seconds": 10.0,
+    "web.api_retries": 2,
+    "web.api_pool_size": 20,
+    "redis.url": "redis://127.0.0.1:6379/0",
+    "redis.prefix": "bookstore:",
+    "web.session_timeout_seconds": 14 * 24 * 3600,
+    "web.static_max_age_seconds": 365 * 24 * 3600,
+    "bookstore.log_level": "INFO",
+    "bookstore.log_format": "json",
+}
+
+_CONVERTERS: dict[str, Any] = {key: convert for key, convert in ENVIRON_SETTINGS.values() if convert is not str}
+
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The storefront cannot start with these settings."""
+
+
+def settings_from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings named by ``BOOKSTORE_*`` variables present in ``environ``."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name, (key, convert) in ENVIRON_SETTINGS.items():
+        value = environ.get(name)
+        if value not in (None, ""):
+            found[key] = convert(value)
+    return found
+
+
+def as_bool(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, overlaid by the ini file, overlaid by the environment, then checked."""
+    settings: dict[str, Any] = dict(DEFAULTS)
+    settings.update(ini_settings)
+    settings.update(settings_from_environ(environ))
+    for key, convert in _CONVERTERS.items():
+        if key in settings and settings[key] is not None:
+            settings[key] = convert(settings[key])
+    production = settings["bookstore.env"] == "production"
+    settings["web.production"] = production
+    settings["web.api_url"] = str(settings["web.api_url"]).rstrip("/")
+    if "web.secure_cookies" in settings:
+        settings["web.secure_cookies"] = as_bool(settings["web.secure_cookies"])
+    else:
+        settings["web.secure_cookies"] = production
+    secret = settings.get("web.session_secret") or ""
+    if production and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"Set BOOKSTORE_SESSION_SECRET to a random string of at least {MIN_SECRET_LENGTH} characters "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+    if not secret:
+        settings["web.session_secret"] = development_secret(settings)
+    settings["web.session_prefix"] = settings.get("web.session_prefix") or f"{settings['redis.prefix']}web-session:"
+    return settings
+
+
+def development_secret(settings: Mapping[str, Any]) -> str:
+    """A stable secret for development and tests, derived from where the app keeps its data.
+
+    Stable across restarts (sessions survive a code reload) and different per
+    Redis namespace; never used in production, where a real secret is required.
+    """
+    seed = f"bookstore-web-dev:{settings['redis.url']}:{settings['redis.prefix']}"
+    return hashlib.sha256(seed.encode()).hexdigest()

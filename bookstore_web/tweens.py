@@ -1,0 +1,100 @@
+"""Response headers every storefront page gets, and the request id.
+
+* ``X-Request-ID``: the load balancer's (when sane) or a new one; forwarded to
+  the API by the client so one id follows a click through both apps' logs.
+* Security headers: a Content-Security-Policy with no inline script or style,
+  ``nosniff``, a Referrer-Policy, ``frame-ancestors 'none'`` (and the older
+  ``X-Frame-Options``), and HSTS in production.
+* Pages that depend on the session are ``private, no-cache``; htmx fragments
+  and full pages share URLs, so they ``Vary`` on ``HX-Request``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from pyramid.registry import Registry
+from pyramid.request import Request
+from pyramid.response import Response
+
+access_log = logging.getLogger("bookstore.web.access")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: https:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "object-src 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+Handler = Callable[[Request], Response]
+
+
+def request_id_tween(handler: Handler, registry: Registry) -> Handler:
+    from .logs import request_id_var
+
+    def tween(request: Request) -> Response:
+        sent = request.headers.get("X-Request-ID", "")
+        request.request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
+        token = request_id_var.set(request.request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = handler(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = request.request_id
+            return response
+        finally:
+            if access_log.isEnabledFor(logging.INFO) and request.path_info != "/healthz":
+                access_log.info(
+                    "%s %s %s",
+                    request.method,
+                    request.path_info,
+                    status,
+                    extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+    return tween
+
+
+def security_headers_tween(handler: Handler, registry: Registry) -> Handler:
+    production = bool(registry.settings.get("web.production"))
+
+    def tween(request: Request) -> Response:
+        response = handler(request)
+        headers = response.headers
+        for name, value in SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        if production:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if "Cache-Control" not in headers:
+            headers["Cache-Control"] = "private, no-cache"
+        if (response.content_type or "").startswith("text/html"):
+            vary = headers.get("Vary")
+            headers["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
+        return response
+
+    return tween

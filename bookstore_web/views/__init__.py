@@ -1,0 +1,85 @@
+"""Page views, one module per area (catalog, accounts, cart, orders, staff, errors), and their helpers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.request import Request
+from pyramid.response import Response
+
+MAX_ID = 2**63 - 1
+PRICE = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
+
+
+def is_htmx(request: Request) -> bool:
+    """True for an htmx request that wants a fragment (not a history restore)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def htmx_target(request: Request) -> str | None:
+    return request.headers.get("HX-Target") if is_htmx(request) else None
+
+
+def flash(request: Request, message: str, queue: str = "info") -> None:
+    request.session.flash(message, queue)
+
+
+def see_other(request: Request, location: str) -> Response:
+    """Redirect after a POST; htmx follows it as a full navigation (``HX-Redirect``)."""
+    if is_htmx(request):
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return HTTPSeeOther(location=location)
+
+
+def safe_next(value: Any, default: str = "/") -> str:
+    """Only local paths are acceptable redirect targets (no ``//evil.example``)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def path_id(request: Request, name: str) -> int:
+    """A positive integer id from the URL, or 404."""
+    raw = request.matchdict.get(name, "")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise HTTPNotFound()
+    return int(raw)
+
+
+def positive_int(value: Any, default: int, maximum: int = 100_000) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return default
+    return number if 1 <= number <= maximum else default
+
+
+def clean_price(value: Any) -> tuple[str | None, str | None]:
+    """``(price, error)`` for a price filter typed by a shopper."""
+    text = str(value or "").strip().lstrip("$")
+    if not text:
+        return None, None
+    if not PRICE.match(text):
+        return None, "Enter an amount such as 10 or 12.50."
+    return text, None
+
+
+def pages(page: int, per_page: int, total: int) -> dict[str, Any]:
+    """Pagination facts for the templates."""
+    last = max(1, -(-total // per_page))
+    page = min(page, last)
+    window = [n for n in range(max(1, page - 2), min(last, page + 2) + 1)]
+    return {
+        "page": page,
+        "last": last,
+        "total": total,
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < last else None,
+        "window": window,
+        "first_item": (page - 1) * per_page + 1 if total else 0,
+        "last_item": min(page * per_page, total),
+    }

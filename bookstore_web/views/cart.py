@@ -1,0 +1,211 @@
+"""The cart: add, change quantities, remove; the anonymous cart is merged into the account's at log-in.
+
+The cart itself lives in bookstore_api; the session only remembers its id (an
+unguessable token for anonymous carts) and the item count shown in the header.
+With htmx, adding a book updates the header count in place and changing a
+quantity re-renders the cart; without JavaScript each form posts and redirects.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from pyramid.httpexceptions import HTTPBadRequest
+from pyramid.renderers import render_to_response
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..api import ApiError, ApiUnavailable
+from ..templating import to_decimal
+from . import MAX_ID, is_htmx, path_id, see_other
+
+log = logging.getLogger(__name__)
+
+CART_KEY = "cart_id"
+COUNT_KEY = "cart_count"
+MAX_QUANTITY = 99
+
+
+def cart_view(cart: dict[str, Any]) -> dict[str, Any]:
+    """The API's cart, shaped for the templates (Decimal money, availability per line)."""
+    currency = cart.get("currency") or "USD"
+    lines = []
+    for item in cart.get("items") or []:
+        quantity = int(item["quantity"])
+        unit_price = to_decimal(item.get("unit_price")) or Decimal(0)
+        available = item.get("available_quantity")
+        lines.append(
+            {
+                "book_id": int(item["book_id"]),
+                "title": item.get("title") or "Untitled",
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "line_total": to_decimal(item.get("line_total")) or unit_price * quantity,
+                "in_stock": bool(item.get("in_stock", True)),
+                "available": available,
+                "short": isinstance(available, int) and available < quantity,
+                "currency": currency,
+            }
+        )
+    subtotal = to_decimal(cart.get("subtotal"))
+    return {
+        "id": cart.get("id"),
+        "lines": lines,
+        "count": int(cart.get("item_count") or sum(line["quantity"] for line in lines)),
+        "subtotal": subtotal if subtotal is not None else sum((line["line_total"] for line in lines), Decimal(0)),
+        "currency": currency,
+        "has_shortages": any(line["short"] for line in lines),
+    }
+
+
+def _remember(request: Request, cart: dict[str, Any]) -> dict[str, Any]:
+    view = cart_view(cart)
+    request.session[CART_KEY] = view["id"]
+    request.session[COUNT_KEY] = view["count"]
+    return view
+
+
+def load_cart(request: Request) -> dict[str, Any] | None:
+    """The shopper's cart, or None when they have none (or it is gone: checked out, expired)."""
+    if not request.cookies.get(request.registry["session_cookie_name"]):
+        return None
+    cart_id = request.session.get(CART_KEY)
+    if not cart_id:
+        return None
+    try:
+        return _remember(request, request.api.get(f"/carts/{cart_id}"))
+    except ApiError as exc:
+        if exc.status not in (403, 404):
+            raise
+        forget_cart(request)
+        return None
+
+
+def ensure_cart(request: Request) -> dict[str, Any]:
+    """The shopper's cart, created (anonymous, or the account's) when they have none yet."""
+    return load_cart(request) or _remember(request, request.api.post("/carts", {}))
+
+
+def forget_cart(request: Request) -> None:
+    request.session.pop(CART_KEY, None)
+    request.session[COUNT_KEY] = 0
+
+
+def adopt_cart_on_login(request: Request, token: str, anonymous_cart_id: str | None) -> None:
+    """After log-in: use the account's cart, folding in what the shopper added while anonymous."""
+    try:
+        cart = request.api.post("/carts", {}, token=token)
+        if anonymous_cart_id and anonymous_cart_id != cart.get("id"):
+            try:
+                cart = request.api.post(f"/carts/{cart['id']}/merge", {"from_cart_id": anonymous_cart_id}, token=token)
+            except ApiError as exc:
+                # the anonymous cart expired or was already merged: the account's cart stands
+                log.info("cart merge skipped: %s", exc)
+        _remember(request, cart)
+    except (ApiError, ApiUnavailable) as exc:
+        # signing in must not fail because the cart could not be fetched; the cart page retries
+        log.warning("could not load the account's cart at log-in: %s", exc)
+        forget_cart(request)
+
+
+def _quantity(value: Any, default: int | None = None, minimum: int = 1) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        if default is not None:
+            return default
+        raise HTTPBadRequest("Enter a whole number of copies.") from None
+    if not minimum <= number <= MAX_QUANTITY:
+        raise HTTPBadRequest(f"Choose between {minimum} and {MAX_QUANTITY} copies.")
+    return number
+
+
+def _book_id(value: Any) -> int:
+    text = str(value or "")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise HTTPBadRequest("Unknown book.")
+    return int(text)
+
+
+def _stock_message(exc: ApiError) -> str:
+    available = exc.details.get("available")
+    if isinstance(available, int):
+        if available <= 0:
+            return "Sorry, this book is out of stock."
+        return f"Sorry, only {available} {'copy is' if available == 1 else 'copies are'} available."
+    return "Sorry, there are not enough copies in stock."
+
+
+def _set_quantity(request: Request, cart: dict[str, Any], book_id: int, quantity: int) -> dict[str, Any]:
+    if quantity <= 0:
+        updated = request.api.delete(f"/carts/{cart['id']}/items/{book_id}")
+    else:
+        updated = request.api.put(f"/carts/{cart['id']}/items/{book_id}", {"quantity": quantity})
+    if updated is None:  # 204: read the cart back
+        updated = request.api.get(f"/carts/{cart['id']}")
+    return _remember(request, updated)
+
+
+@view_config(route_name="cart", renderer="cart/cart.html", request_method="GET")
+def cart_page(request: Request) -> dict[str, Any]:
+    cart = load_cart(request)
+    return {"cart": cart or cart_view({"items": []})}
+
+
+@view_config(route_name="cart_add", request_method="POST")
+def cart_add(request: Request) -> Response:
+    book_id = _book_id(request.POST.get("book_id"))
+    quantity = _quantity(request.POST.get("quantity"), default=1)
+    book = request.api.get(f"/books/{book_id}")
+    cart = ensure_cart(request)
+    existing = next((line["quantity"] for line in cart["lines"] if line["book_id"] == book_id), 0)
+    wanted = min(existing + quantity, MAX_QUANTITY)
+    message, ok = f"Added “{book['title']}” to your cart.", True
+    try:
+        cart = _set_quantity(request, cart, book_id, wanted)
+    except ApiError as exc:
+        if exc.status not in (400, 409):
+            raise
+        message, ok = (_stock_message(exc) if exc.status == 409 else exc.message), False
+    if is_htmx(request):
+        return render_to_response(
+            "cart/_added.html", {"message": message, "ok": ok, "count": cart["count"]}, request=request
+        )
+    request.session.flash(message, "success" if ok else "error")
+    return see_other(request, request.route_path("cart") if ok else request.route_path("book", book_id=book_id))
+
+
+@view_config(route_name="cart_item", request_method="POST")
+def cart_update(request: Request) -> Response:
+    book_id = path_id(request, "book_id")
+    cart = load_cart(request)
+    if cart is None:
+        return see_other(request, request.route_path("cart"))
+    remove = request.POST.get("action") == "remove"
+    quantity = 0 if remove else _quantity(request.POST.get("quantity"), minimum=0)
+    error = None
+    try:
+        cart = _set_quantity(request, cart, book_id, quantity)
+    except ApiError as exc:
+        if exc.status not in (400, 404, 409):
+            raise
+        error = _stock_message(exc) if exc.status == 409 else exc.message
+        cart = load_cart(request) or cart_view({"items": []})
+    if is_htmx(request):
+        return render_to_response("cart/_cart.html", {"cart": cart, "error": error, "oob": True}, request=request)
+    if error:
+        request.session.flash(error, "error")
+    elif quantity == 0:
+        request.session.flash("Removed from your cart.", "info")
+    else:
+        request.session.flash("Your cart is updated.", "success")
+    return see_other(request, request.route_path("cart"))
+
+
+def includeme(config) -> None:
+    config.add_route("cart", "/cart")
+    config.add_route("cart_add", "/cart/items")
+    config.add_route("cart_item", "/cart/items/{book_id}")

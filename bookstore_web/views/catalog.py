@@ -1,0 +1,200 @@
+"""Shop pages: home, the catalog with search/filters/sorting/paging, books, authors, reviews.
+
+htmx parts: live search suggestions (``/search/suggest``) and the results list
+of ``/books``, which is re-rendered alone when the filter form or a page link is
+used with JavaScript on (the URL is pushed, so back/forward and bookmarks work).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from ..api import ApiError
+from . import clean_price, htmx_target, pages, path_id, positive_int, see_other
+
+PER_PAGE = 24
+SORT_CHOICES = [
+    ("relevance", "Best match"),
+    ("newest", "Newest first"),
+    ("bestselling", "Bestselling"),
+    ("rating", "Highest rated"),
+    ("title", "Title A–Z"),
+    ("price", "Price: low to high"),
+    ("-price", "Price: high to low"),
+]
+SORTS = {value for value, _ in SORT_CHOICES}
+
+
+@view_config(route_name="home", renderer="catalog/home.html", request_method="GET")
+def home(request: Request) -> dict[str, Any]:
+    api = request.api
+    newest = api.get("/books", {"sort": "newest", "per_page": 8, "in_stock": "true"})
+    bestsellers = api.get("/books", {"sort": "bestselling", "per_page": 8})
+    genres = api.get("/genres")
+    return {
+        "newest": newest["items"],
+        "bestsellers": bestsellers["items"],
+        "genres": sorted(genres["items"], key=lambda g: -int(g.get("book_count") or 0))[:12],
+    }
+
+
+def _catalog_filters(params: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The shopper's filters, cleaned: ``(filters, errors)``."""
+    errors: dict[str, str] = {}
+    filters: dict[str, Any] = {
+        "q": (params.get("q") or "").strip()[:200] or None,
+        "genre": (params.get("genre") or "").strip()[:64] or None,
+        "author": (params.get("author") or "").strip()[:200] or None,
+        "in_stock": "true" if params.get("in_stock") in ("1", "true", "on") else None,
+        "sort": params.get("sort") if params.get("sort") in SORTS else None,
+    }
+    for name in ("min_price", "max_price"):
+        value, error = clean_price(params.get(name))
+        filters[name] = value
+        if error:
+            errors[name] = error
+    return filters, errors
+
+
+@view_config(route_name="books", renderer="catalog/books.html", request_method="GET")
+def books(request: Request) -> dict[str, Any]:
+    filters, errors = _catalog_filters(request.GET)
+    page = positive_int(request.GET.get("page"), 1)
+    try:
+        result = request.api.get("/books", {**filters, "page": page, "per_page": PER_PAGE})
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        errors.update({k: v for k, v in exc.fields.items() if k in ("min_price", "max_price", "q")})
+        result = {"items": [], "total": 0}
+    if htmx_target(request) == "results":
+        request.override_renderer = "catalog/_results.html"
+        genres = []
+    else:
+        genres = request.api.get("/genres")["items"]
+    return {
+        "filters": filters,
+        "errors": errors,
+        "books": result["items"],
+        "paging": pages(page, PER_PAGE, int(result["total"])),
+        "genres": genres,
+        "sort_choices": SORT_CHOICES,
+        "search_q": filters["q"],
+        "raw": {k: request.GET.get(k) for k in ("min_price", "max_price")},
+    }
+
+
+@view_config(route_name="search_suggest", renderer="catalog/_suggestions.html", request_method="GET")
+def search_suggest(request: Request) -> dict[str, Any]:
+    q = (request.GET.get("q") or "").strip()[:200]
+    if len(q) < 2:
+        return {"q": q, "books": []}
+    result = request.api.get("/books", {"q": q, "per_page": 6})
+    return {"q": q, "books": result["items"], "total": result["total"]}
+
+
+def _reviews(request: Request, book_id: int) -> dict[str, Any]:
+    try:
+        return request.api.get(f"/books/{book_id}/reviews", {"per_page": 20})
+    except ApiError as exc:
+        if exc.status in (404, 405):
+            return {"items": [], "total": 0}
+        raise
+
+
+def _has_bought(request: Request, book_id: int) -> bool:
+    """Whether the signed-in shopper has an order with this book (they may review it)."""
+    if request.user is None:
+        return False
+    try:
+        orders = request.api.get("/orders", {"per_page": 100})
+    except ApiError:
+        return False
+    return any(
+        int(line.get("book_id") or 0) == book_id
+        for order in orders.get("items", [])
+        if order.get("status") != "cancelled"
+        for line in order.get("lines", [])
+    )
+
+
+@view_config(route_name="book", renderer="catalog/book.html", request_method="GET")
+def book(request: Request) -> dict[str, Any]:
+    book_id = path_id(request, "book_id")
+    found = request.api.get(f"/books/{book_id}")
+    reviews = _reviews(request, book_id)
+    more = []
+    if found["authors"]:
+        author_id = found["authors"][0]["id"]
+        more = [
+            b for b in request.api.get("/books", {"author": author_id, "per_page": 5})["items"] if b["id"] != book_id
+        ]
+    return {
+        "book": found,
+        "reviews": reviews.get("items", []),
+        "more_by_author": more[:4],
+        "can_review": _has_bought(request, book_id),
+        "review_form": {},
+        "review_errors": {},
+    }
+
+
+@view_config(route_name="book_reviews", request_method="POST", permission="authenticated")
+def post_review(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    form = {key: (request.POST.get(key) or "").strip() for key in ("rating", "title", "body")}
+    errors: dict[str, str] = {}
+    if form["rating"] not in {"1", "2", "3", "4", "5"}:
+        errors["rating"] = "Choose a rating from 1 to 5 stars."
+    if not form["body"]:
+        errors["body"] = "Tell other readers what you thought."
+    elif len(form["body"]) > 5000:
+        errors["body"] = "Keep the review under 5000 characters."
+    if len(form["title"]) > 200:
+        errors["title"] = "Keep the title under 200 characters."
+    if not errors:
+        body = {"rating": int(form["rating"]), "body": form["body"]}
+        if form["title"]:
+            body["title"] = form["title"]
+        try:
+            request.api.post(f"/books/{book_id}/reviews", body)
+        except ApiError as exc:
+            if exc.status == 409:
+                request.session.flash("You have already reviewed this book.", "info")
+                return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
+            if exc.status == 403:
+                request.session.flash("Only readers who bought this book can review it.", "error")
+                return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
+            if exc.status != 400:
+                raise
+            errors = exc.fields or {"body": exc.message}
+    if errors:
+        context = book(request)
+        context.update(review_form=form, review_errors=errors, can_review=True)
+        request.response.status = 400
+        from pyramid.renderers import render_to_response
+
+        return render_to_response("catalog/book.html", context, request=request, response=request.response)
+    request.session.flash("Thank you! Your review is published.", "success")
+    return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
+
+
+@view_config(route_name="author", renderer="catalog/author.html", request_method="GET")
+def author(request: Request) -> dict[str, Any]:
+    author_id = path_id(request, "author_id")
+    found = request.api.get(f"/authors/{author_id}")
+    page = positive_int(request.GET.get("page"), 1)
+    result = request.api.get("/books", {"author": author_id, "page": page, "per_page": PER_PAGE, "sort": "newest"})
+    return {"author": found, "books": result["items"], "paging": pages(page, PER_PAGE, int(result["total"]))}
+
+
+def includeme(config) -> None:
+    config.add_route("home", "/")
+    config.add_route("books", "/books")
+    config.add_route("search_suggest", "/search/suggest")
+    config.add_route("book", "/books/{book_id}")
+    config.add_route("book_reviews", "/books/{book_id}/reviews")
+    config.add_route("author", "/authors/{author_id}")

@@ -1,0 +1,133 @@
+"""Friendly error pages: 400 (expired form), 403, 404, 429, 500 and 503 (API or Redis down).
+
+No traceback ever reaches a shopper: unexpected errors are logged with the
+request id and answered with the 500 page. When the API is unreachable or says
+a dependency is down, shoppers get a 503 page with ``Retry-After``. An expired
+API token signs the shopper out and sends them to the log-in page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+import redis
+from pyramid.exceptions import BadCSRFToken
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.request import Request
+from pyramid.response import Response
+
+from ..api import ApiError, ApiUnavailable
+from . import is_htmx
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "That did not work",
+    403: "You cannot open this page",
+    404: "Page not found",
+    405: "That did not work",
+    429: "Too many attempts",
+    500: "Something went wrong",
+    503: "The shop is briefly unavailable",
+}
+
+
+def error_page(request: Request, status: int, message: str | None = None, **extra: Any) -> Response:
+    context = {"status": status, "title": TITLES.get(status, "Something went wrong"), "message": message, **extra}
+    try:
+        response = render_to_response("errors/error.html", context, request=request)
+    except Exception:
+        log.exception("error page failed to render")
+        response = Response(
+            f"<!doctype html><html lang=en><title>{context['title']}</title><h1>{context['title']}</h1></html>",
+            content_type="text/html",
+        )
+    response.status = status
+    response.headers["Cache-Control"] = "no-store"
+    if is_htmx(request):
+        # show the error page's main content in place of the page's, whatever was targeted
+        response.headers.update({"HX-Retarget": "#main", "HX-Reswap": "outerHTML", "HX-Reselect": "#main"})
+    return response
+
+
+def not_found_view(exc: HTTPNotFound, request: Request) -> Response:
+    return error_page(request, 404)
+
+
+def forbidden_view(exc: HTTPForbidden, request: Request) -> Response:
+    if _signed_out(request):
+        return _to_login(request)
+    return error_page(request, 403)
+
+
+def bad_csrf_view(exc: BadCSRFToken, request: Request) -> Response:
+    return error_page(
+        request,
+        400,
+        "This form has expired or was sent from somewhere else. Please go back, reload the page and try again.",
+    )
+
+
+def http_exception_view(exc: HTTPException, request: Request) -> Response:
+    if exc.code and exc.code >= 400:
+        return error_page(request, exc.code, exc.detail if isinstance(exc.detail, str) else None)
+    return exc
+
+
+def api_error_view(exc: ApiError, request: Request) -> Response:
+    if exc.status == 401:
+        from ..auth import forget_expired_login
+
+        if not _signed_out(request):
+            forget_expired_login(request)
+            request.session.flash("Your session has ended. Please log in again.", "info")
+        return _to_login(request)
+    if exc.status in (403, 404, 429):
+        return error_page(request, exc.status)
+    if 400 <= exc.status < 500:
+        return error_page(request, 400, exc.message)
+    log.error("API error %s", exc)
+    return error_page(request, 500)
+
+
+def unavailable_view(exc: Exception, request: Request) -> Response:
+    log.error("dependency unavailable: %s", exc)
+    response = error_page(request, 503)
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def internal_error_view(exc: Exception, request: Request) -> Response:
+    log.exception("unhandled error")
+    return error_page(request, 500)
+
+
+def _signed_out(request: Request) -> bool:
+    try:
+        return request.user is None
+    except redis.RedisError:
+        return True
+
+
+def _to_login(request: Request) -> Response:
+    target = request.path_qs if request.method == "GET" else request.referer or "/"
+    location = request.route_path("login") + "?" + urlencode({"next": target})
+    if is_htmx(request):
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return HTTPSeeOther(location=location)
+
+
+def includeme(config) -> None:
+    config.add_notfound_view(not_found_view)
+    config.add_forbidden_view(forbidden_view)
+    config.add_exception_view(bad_csrf_view, context=BadCSRFToken)
+    config.add_exception_view(http_exception_view, context=HTTPException)
+    config.add_exception_view(api_error_view, context=ApiError)
+    config.add_exception_view(unavailable_view, context=ApiUnavailable)
+    config.add_exception_view(unavailable_view, context=redis.RedisError)
+    config.add_exception_view(internal_error_view, context=Exception)

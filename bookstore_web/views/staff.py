@@ -1,0 +1,289 @@
+"""The staff back-office under ``/staff``: books, stock, low stock, and orders to ship.
+
+Every view needs the ``staff`` permission (roles staff and admin), checked here
+on the server from the session; the API checks the same role again on each
+call with the staff member's own token.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from ..api import ApiError
+from . import pages, path_id, positive_int, see_other
+from .orders import order_view
+
+PER_PAGE = 25
+ORDER_STATUSES = [("paid", "To ship"), ("shipped", "Shipped"), ("delivered", "Delivered"), ("cancelled", "Cancelled")]
+BOOK_TEXT_FIELDS = ("isbn", "title", "subtitle", "price", "publisher", "published_on", "language", "pages", "cover_url")
+STOCK_REASONS = [
+    ("restock", "Restock (a delivery from a supplier)"),
+    ("adjustment", "Adjustment (a count correction, damage, a return)"),
+]
+LEDGER_REASONS = {"order": "Sold", "cancel": "Order cancelled", "restock": "Restock", "adjustment": "Adjustment"}
+
+
+def staff_view(**settings: Any):
+    """``view_config`` for back-office pages: staff only."""
+    return view_config(permission="staff", **settings)
+
+
+@staff_view(route_name="staff", renderer="staff/dashboard.html", request_method="GET")
+def dashboard(request: Request) -> dict[str, Any]:
+    to_ship = request.api.get("/orders", {"status": "paid", "per_page": 5})
+    low = request.api.get("/inventory/low-stock", {"threshold": 5, "per_page": 5})
+    return {"to_ship": [order_view(o) for o in to_ship["items"]], "to_ship_total": to_ship["total"], "low": low}
+
+
+@staff_view(route_name="staff_books", renderer="staff/books.html", request_method="GET")
+def books(request: Request) -> dict[str, Any]:
+    q = (request.GET.get("q") or "").strip()[:200]
+    page = positive_int(request.GET.get("page"), 1)
+    result = request.api.get(
+        "/books", {"q": q or None, "sort": "title" if not q else None, "page": page, "per_page": PER_PAGE}
+    )
+    return {"q": q, "books": result["items"], "paging": pages(page, PER_PAGE, int(result["total"]))}
+
+
+def _book_form(request: Request) -> dict[str, Any]:
+    form: dict[str, Any] = {name: (request.POST.get(name) or "").strip() for name in BOOK_TEXT_FIELDS}
+    form["authors"] = (request.POST.get("authors") or "").strip()
+    form["description"] = (request.POST.get("description") or "").strip()
+    form["genres"] = [g for g in request.POST.getall("genres") if g]
+    return form
+
+
+def book_body(form: dict[str, Any], *, creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The API body for a create/update from the staff form, and any errors found first."""
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {}
+    authors = [" ".join(a.split()) for a in re.split(r"[\n;]", form["authors"]) if a.strip()]
+    if not authors:
+        errors["authors"] = "List at least one author, one per line."
+    if not form["title"]:
+        errors["title"] = "Enter the title."
+    if not re.fullmatch(r"\d{1,8}(\.\d{1,2})?", form["price"]):
+        errors["price"] = "Enter the price as a number such as 12.50."
+    if creating or form["isbn"]:
+        body["isbn"] = form["isbn"]
+    if form["pages"]:
+        if form["pages"].isdigit() and 1 <= int(form["pages"]) <= 100000:
+            body["pages"] = int(form["pages"])
+        else:
+            errors["pages"] = "Enter a whole number of pages."
+    elif not creating:
+        body["pages"] = None
+    body.update(title=form["title"], price=form["price"], authors=authors, genres=form["genres"])
+    for name in ("subtitle", "publisher", "published_on", "language", "cover_url", "description"):
+        if form[name]:
+            body[name] = form[name]
+        elif not creating:
+            body[name] = None
+    return body, errors
+
+
+def _genres(request: Request) -> list[dict[str, Any]]:
+    return request.api.get("/genres")["items"]
+
+
+@staff_view(route_name="staff_book_new", renderer="staff/book_form.html", request_method="GET")
+def book_new(request: Request) -> dict[str, Any]:
+    return {"form": {"genres": []}, "errors": {}, "genres": _genres(request), "book": None}
+
+
+@staff_view(route_name="staff_book_new", renderer="staff/book_form.html", request_method="POST")
+def book_create(request: Request) -> Any:
+    form = _book_form(request)
+    body, errors = book_body(form, creating=True)
+    if not errors:
+        try:
+            created = request.api.post("/books", body)
+        except ApiError as exc:
+            errors = _api_form_errors(exc)
+        else:
+            request.session.flash(f"“{created['title']}” is in the catalogue. Add stock to put it on sale.", "success")
+            return see_other(request, request.route_path("staff_book_stock", book_id=created["id"]))
+    request.response.status = 400
+    return {"form": form, "errors": errors, "genres": _genres(request), "book": None}
+
+
+def _api_form_errors(exc: ApiError) -> dict[str, str]:
+    if exc.status == 409:
+        return {"isbn": "A book with this ISBN is already in the catalogue."}
+    if exc.status == 400:
+        return {name.split(".")[0]: message for name, message in exc.fields.items()} or {"form": exc.message}
+    raise exc
+
+
+def _form_from_book(book: dict[str, Any]) -> dict[str, Any]:
+    form = {name: "" if book.get(name) is None else str(book.get(name)) for name in BOOK_TEXT_FIELDS}
+    form["authors"] = "\n".join(a["name"] for a in book.get("authors", []))
+    form["genres"] = [g["slug"] for g in book.get("genres", [])]
+    form["description"] = book.get("description") or ""
+    return form
+
+
+@staff_view(route_name="staff_book_edit", renderer="staff/book_form.html", request_method="GET")
+def book_edit(request: Request) -> dict[str, Any]:
+    book = request.api.get(f"/books/{path_id(request, 'book_id')}")
+    return {"form": _form_from_book(book), "errors": {}, "genres": _genres(request), "book": book}
+
+
+@staff_view(route_name="staff_book_edit", renderer="staff/book_form.html", request_method="POST")
+def book_update(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    book = request.api.get(f"/books/{book_id}")
+    form = _book_form(request)
+    body, errors = book_body(form, creating=False)
+    if not errors:
+        if body.get("isbn") == book["isbn"]:
+            body.pop("isbn")
+        try:
+            request.api.patch(f"/books/{book_id}", body)
+        except ApiError as exc:
+            errors = _api_form_errors(exc)
+        else:
+            request.session.flash("The book is saved.", "success")
+            return see_other(request, request.route_path("staff_books"))
+    request.response.status = 400
+    return {"form": form, "errors": errors, "genres": _genres(request), "book": book}
+
+
+@staff_view(route_name="staff_book_archive", request_method="POST")
+def book_archive(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    book = request.api.get(f"/books/{book_id}")
+    request.api.delete(f"/books/{book_id}")
+    request.session.flash(f"“{book['title']}” is no longer for sale.", "success")
+    return see_other(request, request.route_path("staff_books"))
+
+
+@staff_view(route_name="staff_book_stock", renderer="staff/stock.html", request_method="GET")
+def book_stock(request: Request) -> dict[str, Any]:
+    return _stock_context(request, path_id(request, "book_id"), {}, {})
+
+
+def _stock_context(request: Request, book_id: int, form: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    book = request.api.get(f"/books/{book_id}")
+    ledger = request.api.get(f"/books/{book_id}/stock-movements", {"per_page": 50})
+    return {
+        "book": book,
+        "ledger": ledger.get("items", []),
+        "ledger_reasons": LEDGER_REASONS,
+        "form": form,
+        "errors": errors,
+        "reasons": STOCK_REASONS,
+    }
+
+
+@staff_view(route_name="staff_book_stock", renderer="staff/stock.html", request_method="POST")
+def book_stock_adjust(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    form = {name: (request.POST.get(name) or "").strip() for name in ("delta", "reason", "note")}
+    errors: dict[str, str] = {}
+    status = 400
+    if not re.fullmatch(r"[+-]?\d{1,6}", form["delta"]) or int(form["delta"]) == 0:
+        errors["delta"] = "Enter how many copies to add (like 10) or remove (like -2)."
+    if form["reason"] not in {value for value, _ in STOCK_REASONS}:
+        errors["reason"] = "Choose a reason."
+    if len(form["note"]) > 500:
+        errors["note"] = "Use at most 500 characters."
+    if not errors:
+        movement = {"delta": int(form["delta"]), "reason": form["reason"], "note": form["note"] or None}
+        try:
+            request.api.post(f"/books/{book_id}/stock-movements", movement)
+        except ApiError as exc:
+            if exc.status == 409:
+                status = 409
+                errors["delta"] = "There are not that many copies in stock to remove."
+            elif exc.status == 400:
+                errors.update(
+                    {k: v for k, v in exc.fields.items() if k in ("delta", "reason", "note")} or {"form": exc.message}
+                )
+            else:
+                raise
+        else:
+            delta = int(form["delta"])
+            verb = "Added" if delta > 0 else "Removed"
+            request.session.flash(f"{verb} {abs(delta)} cop{'y' if abs(delta) == 1 else 'ies'}.", "success")
+            return see_other(request, request.route_path("staff_book_stock", book_id=book_id))
+    request.response.status = status
+    return _stock_context(request, book_id, form, errors)
+
+
+@staff_view(route_name="staff_low_stock", renderer="staff/low_stock.html", request_method="GET")
+def low_stock(request: Request) -> dict[str, Any]:
+    threshold = positive_int(request.GET.get("threshold"), 5, maximum=10_000)
+    page = positive_int(request.GET.get("page"), 1)
+    result = request.api.get("/inventory/low-stock", {"threshold": threshold, "page": page, "per_page": PER_PAGE})
+    return {
+        "threshold": threshold,
+        "books": result["items"],
+        "paging": pages(page, PER_PAGE, int(result.get("total", 0))),
+    }
+
+
+@staff_view(route_name="staff_orders", renderer="staff/orders.html", request_method="GET")
+def orders(request: Request) -> dict[str, Any]:
+    status = request.GET.get("status") or "paid"
+    if status not in {value for value, _ in ORDER_STATUSES}:
+        status = "paid"
+    page = positive_int(request.GET.get("page"), 1)
+    result = request.api.get("/orders", {"status": status, "page": page, "per_page": PER_PAGE})
+    return {
+        "status": status,
+        "statuses": ORDER_STATUSES,
+        "orders": [order_view(o) for o in result["items"]],
+        "paging": pages(page, PER_PAGE, int(result["total"])),
+    }
+
+
+@staff_view(route_name="staff_order", renderer="staff/order.html", request_method="GET")
+def order(request: Request) -> dict[str, Any]:
+    return {"order": order_view(request.api.get(f"/orders/{path_id(request, 'order_id')}"))}
+
+
+def _transition(request: Request, action: str, done: str) -> Any:
+    order_id = path_id(request, "order_id")
+    try:
+        request.api.post(f"/orders/{order_id}/{action}", {})
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        request.session.flash(f"Order {order_id} cannot be marked {done} now: {exc.message}", "error")
+    else:
+        request.session.flash(f"Order {order_id} is marked {done}.", "success")
+    back = request.POST.get("back")
+    if back == "order":
+        return see_other(request, request.route_path("staff_order", order_id=order_id))
+    return see_other(
+        request, request.route_path("staff_orders", _query={"status": request.POST.get("status") or "paid"})
+    )
+
+
+@staff_view(route_name="staff_order_ship", request_method="POST")
+def order_ship(request: Request) -> Any:
+    return _transition(request, "ship", "shipped")
+
+
+@staff_view(route_name="staff_order_deliver", request_method="POST")
+def order_deliver(request: Request) -> Any:
+    return _transition(request, "deliver", "delivered")
+
+
+def includeme(config) -> None:
+    config.add_route("staff", "/staff")
+    config.add_route("staff_books", "/staff/books")
+    config.add_route("staff_book_new", "/staff/books/new")
+    config.add_route("staff_book_edit", "/staff/books/{book_id}/edit")
+    config.add_route("staff_book_archive", "/staff/books/{book_id}/archive")
+    config.add_route("staff_book_stock", "/staff/books/{book_id}/stock")
+    config.add_route("staff_low_stock", "/staff/low-stock")
+    config.add_route("staff_orders", "/staff/orders")
+    config.add_route("staff_order", "/staff/orders/{order_id}")
+    config.add_route("staff_order_ship", "/staff/orders/{order_id}/ship")
+    config.add_route("staff_order_deliver", "/staff/orders/{order_id}/deliver")
