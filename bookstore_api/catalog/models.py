@@ -62,7 +62,10 @@ book_genres = Table(
 
 class Author(TimestampMixin, Base):
     __tablename__ = "authors"
-    __table_args__ = (Index("uq_authors_lower_name", text("lower(name)"), unique=True),)
+    __table_args__ = (
+        Index("uq_authors_lower_name", text("lower(name)"), unique=True),
+        Index("ix_authors_name_trgm", text("lower(name) gin_trgm_ops"), postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -91,6 +94,25 @@ class Book(TimestampMixin, Base):
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ),
+        # Sorted listings of the live catalog (see migration 0001).
+        Index("ix_books_live_title", "title", "id", postgresql_where=text("archived_at IS NULL")),
+        Index("ix_books_live_price", "price", "id", postgresql_where=text("archived_at IS NULL")),
+        Index(
+            "ix_books_live_newest",
+            text("published_on DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
+        Index(
+            "ix_books_live_bestselling", text("sales_count DESC"), "id", postgresql_where=text("archived_at IS NULL")
+        ),
+        Index(
+            "ix_books_live_rating",
+            text("average_rating DESC"),
+            text("rating_count DESC"),
+            "id",
+            postgresql_where=text("archived_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -108,6 +130,7 @@ class Book(TimestampMixin, Base):
     cover_url: Mapped[str | None] = mapped_column(String(1000))
     average_rating: Mapped[Decimal] = mapped_column(Numeric(3, 2), nullable=False, server_default="0")
     rating_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     sales_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     authors_text: Mapped[str | None] = mapped_column(Text)

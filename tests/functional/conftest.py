@@ -97,8 +97,9 @@ class Client:
             merged.setdefault("Authorization", f"Bearer {self.token}")
         return merged
 
-    def get(self, path: str, status: int | str = 200, headers: dict | None = None, **params):
-        return self.app.get("/api/v1" + path, params=params or None, headers=self._headers(headers), status=status)
+    def get(self, path: str, status: int | str = 200, headers: dict | None = None, params: dict | None = None, **kw):
+        query = {**(params or {}), **kw} or None
+        return self.app.get("/api/v1" + path, params=query, headers=self._headers(headers), status=status)
 
     def post(self, path: str, body: object = None, status: int | str = 201, headers: dict | None = None):
         return self.app.post_json("/api/v1" + path, body, headers=self._headers(headers), status=status)

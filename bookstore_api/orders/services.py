@@ -1,0 +1,332 @@
+"""Checkout and the order lifecycle: never oversell, never charge twice, never deadlock.
+
+Checkout is one transaction. Stock is taken with a conditional
+``UPDATE ... WHERE stock_quantity >= :n`` per book, always in ascending book id
+order, so concurrent checkouts wait for each other instead of deadlocking and can
+never take more than there is. The order, its lines (with a price snapshot), one
+ledger row per line, the idempotency record and the confirmation message are
+written in the same transaction.
+
+The card is charged before stock is taken (no row locks are held while a
+provider answers); if the transaction then fails for any reason, an after-abort
+hook refunds the charge. A retried request with the same Idempotency-Key finds
+the committed record and gets the same order back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+import transaction
+from pyramid.config import Configurator
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from ..carts.services import CartService
+from ..catalog.models import Book
+from ..errors import APIError, conflict, not_found
+from ..inventory.services import InventoryService
+from ..payments.services import PaymentDeclined, PaymentProvider, new_attempt_key
+from ..security import Identity
+from .models import IdempotencyKey, Order, OrderLine, OutboxMessage
+from .schemas import CheckoutRequest
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+
+
+class ShippingRule:
+    """Flat rate, free from a threshold (both in the shop's currency)."""
+
+    def __init__(self, flat_rate: Decimal, free_from: Decimal | None):
+        self.flat_rate = flat_rate
+        self.free_from = free_from
+
+    def cost(self, subtotal: Decimal) -> Decimal:
+        if self.free_from is not None and subtotal >= self.free_from:
+            return Decimal("0.00")
+        return self.flat_rate
+
+
+class OrderService:
+    def __init__(
+        self,
+        dbsession: Session,
+        payments: PaymentProvider,
+        shipping: ShippingRule,
+        currency: str,
+        carts: CartService,
+        inventory: InventoryService,
+    ):
+        self.db = dbsession
+        self.payments = payments
+        self.shipping = shipping
+        self.currency = currency
+        self.carts = carts
+        self.inventory = inventory
+
+    # -- checkout --------------------------------------------------------------
+
+    def _claim_key(self, user_id: int, key: str, fingerprint: str) -> Order | None:
+        """Claim the Idempotency-Key, or return the order an earlier request made with it.
+
+        A concurrent request with the same key waits on the unique index until the
+        first one commits (then sees its order) or aborts (then claims the key itself).
+        """
+        claimed = self.db.execute(
+            insert(IdempotencyKey)
+            .values(user_id=user_id, key=key, request_hash=fingerprint)
+            .on_conflict_do_nothing(constraint="uq_idempotency_keys_user_id_key")
+            .returning(IdempotencyKey.id)
+        ).scalar()
+        if claimed is not None:
+            return None
+        record = self.db.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        )
+        if record.request_hash != fingerprint:
+            raise conflict("idempotency_key_reused", "This Idempotency-Key was already used for a different request.")
+        return self.db.get(Order, record.order_id)
+
+    def _wanted_items(self, request: CheckoutRequest, identity: Identity) -> tuple[list[tuple[int, int]], Any]:
+        if request.cart_id is None:
+            return list(request.items), None
+        cart = self.carts.get(request.cart_id, identity, for_update=True)
+        items = sorted((item.book_id, item.quantity) for item in cart.items)
+        if not items:
+            raise APIError(400, "cart_empty", "The cart is empty.", {"fields": {"cart_id": "empty"}})
+        return items, cart
+
+    def _shortages(self, items: list[tuple[int, int]]) -> list[dict]:
+        stock = dict(
+            self.db.execute(
+                select(Book.id, Book.stock_quantity).where(
+                    Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
+                )
+            ).all()
+        )
+        return [
+            {"book_id": book_id, "requested": quantity, "available": stock.get(book_id, 0)}
+            for book_id, quantity in items
+            if stock.get(book_id, 0) < quantity
+        ]
+
+    def place_order(self, identity: Identity, key: str, request: CheckoutRequest) -> tuple[Order, bool]:
+        existing = self._claim_key(identity.user_id, key, request.fingerprint())
+        if existing is not None:
+            return existing, False
+        items, cart = self._wanted_items(request, identity)
+
+        books = {
+            book.id: book
+            for book in self.db.scalars(
+                select(Book).where(Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None))
+            )
+        }
+        unknown = [book_id for book_id, _ in items if book_id not in books]
+        if unknown:
+            raise not_found(f"book {unknown[0]}")
+        short = self._shortages(items)
+        if short:  # fail fast, before charging the card
+            raise conflict("out_of_stock", "Some books are not available in the quantity asked for.", {"books": short})
+
+        subtotal = sum((books[book_id].price * quantity for book_id, quantity in items), Decimal("0.00"))
+        shipping = self.shipping.cost(subtotal)
+        total = (subtotal + shipping).quantize(CENT)
+        try:
+            charge = self.payments.charge(
+                total, self.currency, request.card, new_attempt_key(f"order:{identity.user_id}:{key}")
+            )
+        except PaymentDeclined as exc:
+            raise APIError(
+                402, "payment_declined", "The card was declined; no order was placed.", {"reason": exc.reason}
+            ) from exc
+        self._refund_if_not_committed(charge.reference, total)
+
+        order = Order(
+            user_id=identity.user_id,
+            status="paid",
+            subtotal=subtotal,
+            shipping=shipping,
+            total=total,
+            currency=self.currency,
+            ship_name=request.address.name,
+            ship_line1=request.address.line1,
+            ship_line2=request.address.line2,
+            ship_city=request.address.city,
+            ship_postal_code=request.address.postal_code,
+            ship_country=request.address.country,
+            payment_brand=charge.brand,
+            payment_last4=charge.last4,
+            payment_reference=charge.reference,
+        )
+        self.db.add(order)
+        self.db.flush()
+
+        # Take the stock, in ascending book id order (the one lock order everybody uses).
+        short = []
+        for book_id, quantity in items:
+            row = self.db.execute(
+                update(Book)
+                .where(Book.id == book_id, Book.stock_quantity >= quantity, Book.archived_at.is_(None))
+                .values(stock_quantity=Book.stock_quantity - quantity, sales_count=Book.sales_count + quantity)
+                .returning(Book.stock_quantity, Book.price, Book.title)
+            ).first()
+            if row is None:
+                short.append(book_id)
+                continue
+            if row.price != books[book_id].price:
+                raise conflict("price_changed", "A price changed during checkout; please review your order.")
+            order.lines.append(OrderLine(book_id=book_id, title=row.title, quantity=quantity, unit_price=row.price))
+            self.inventory.record(
+                book_id, -quantity, "order", row.stock_quantity, order_id=order.id, actor_user_id=identity.user_id
+            )
+        if short:
+            raise conflict(
+                "out_of_stock",
+                "Some books sold out while you were checking out.",
+                {"books": self._shortages(items) or [{"book_id": b} for b in short]},
+            )
+
+        self.db.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == identity.user_id, IdempotencyKey.key == key)
+            .values(order_id=order.id)
+        )
+        if cart is not None:
+            self.carts.empty(cart)
+        self.db.add(self._confirmation(order, identity))
+        self.db.flush()
+        self.db.refresh(order)
+        return order, True
+
+    def _refund_if_not_committed(self, reference: str, amount: Decimal) -> None:
+        def refund(*args: object) -> None:
+            committed = bool(args[0]) if args else False
+            if committed:
+                return
+            try:
+                self.payments.refund(reference, amount, f"void:{reference}")
+            except Exception:
+                log.exception("could not void charge %s after a failed checkout", reference)
+
+        current = transaction.get()
+        current.addAfterCommitHook(refund)
+        current.addAfterAbortHook(refund)
+
+    def _confirmation(self, order: Order, identity: Identity) -> OutboxMessage:
+        lines = "\n".join(f"  {line.quantity} x {line.title} @ {line.unit_price:.2f}" for line in order.lines)
+        body = (
+            f"Hello {identity.name},\n\nThank you for your order #{order.id}.\n\n{lines}\n\n"
+            f"Subtotal: {order.subtotal:.2f} {order.currency}\nShipping: {order.shipping:.2f} {order.currency}\n"
+            f"Total: {order.total:.2f} {order.currency}\nPaid with {order.payment_brand} ending {order.payment_last4}.\n"
+        )
+        return OutboxMessage(
+            kind="order_confirmation",
+            recipient=identity.email,
+            subject=f"Your order #{order.id}",
+            body=body,
+            payload={"order_id": order.id},
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    def get(self, order_id: int, identity: Identity, *, for_update: bool = False) -> Order:
+        statement = select(Order).where(Order.id == order_id)
+        if for_update:
+            statement = statement.with_for_update()
+        order = self.db.scalar(statement)
+        if order is None or (order.user_id != identity.user_id and not identity.is_staff):
+            raise not_found("order")
+        return order
+
+    def list(self, identity: Identity, status: str | None, page: int, per_page: int) -> tuple[list[Order], int]:
+        condition = Order.status == status if status else None
+        statement = select(Order)
+        count = select(func.count()).select_from(Order)
+        if not identity.is_staff:
+            statement = statement.where(Order.user_id == identity.user_id)
+            count = count.where(Order.user_id == identity.user_id)
+        if condition is not None:
+            statement = statement.where(condition)
+            count = count.where(condition)
+        total = self.db.scalar(count) or 0
+        rows = self.db.scalars(statement.order_by(Order.id.desc()).offset((page - 1) * per_page).limit(per_page))
+        return list(rows), total
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _illegal(self, order: Order, action: str) -> APIError:
+        return conflict(
+            "illegal_state", f"An order that is {order.status} cannot be {action}.", {"status": order.status}
+        )
+
+    def cancel(self, order_id: int, identity: Identity) -> Order:
+        order = self.get(order_id, identity, for_update=True)
+        if order.status != "paid":
+            raise self._illegal(order, "cancelled")
+        for line in sorted(order.lines, key=lambda line: line.book_id):
+            quantity = self.db.execute(
+                update(Book)
+                .where(Book.id == line.book_id)
+                .values(
+                    stock_quantity=Book.stock_quantity + line.quantity,
+                    sales_count=func.greatest(Book.sales_count - line.quantity, 0),
+                )
+                .returning(Book.stock_quantity)
+            ).scalar_one()
+            self.inventory.record(
+                line.book_id, line.quantity, "cancel", quantity, order_id=order.id, actor_user_id=identity.user_id
+            )
+        order.refund_reference = self.payments.refund(order.payment_reference, order.total, f"refund:{order.id}")
+        order.status = "cancelled"
+        order.cancelled_at = dt.datetime.now(dt.UTC)
+        self.db.flush()
+        self.db.refresh(order)
+        return order
+
+    def ship(self, order_id: int, identity: Identity) -> Order:
+        order = self.get(order_id, identity, for_update=True)
+        if order.status != "paid":
+            raise self._illegal(order, "shipped")
+        order.status = "shipped"
+        order.shipped_at = dt.datetime.now(dt.UTC)
+        self.db.flush()
+        self.db.refresh(order)
+        return order
+
+    def deliver(self, order_id: int, identity: Identity) -> Order:
+        order = self.get(order_id, identity, for_update=True)
+        if order.status != "shipped":
+            raise self._illegal(order, "marked delivered")
+        order.status = "delivered"
+        order.delivered_at = dt.datetime.now(dt.UTC)
+        self.db.flush()
+        self.db.refresh(order)
+        return order
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
+    currency = settings["bookstore.currency"]
+    free_from = settings.get("bookstore.free_shipping_from", "50.00")
+    shipping = ShippingRule(
+        Decimal(str(settings.get("bookstore.shipping_flat_rate", "4.99"))),
+        Decimal(str(free_from)) if str(free_from).strip() else None,
+    )
+
+    def factory(context, request):
+        return OrderService(
+            request.dbsession,
+            request.find_service(PaymentProvider),
+            shipping,
+            currency,
+            request.find_service(CartService),
+            request.find_service(InventoryService),
+        )
+
+    config.register_service_factory(factory, OrderService)

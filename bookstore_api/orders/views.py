@@ -1,0 +1,58 @@
+"""Order endpoints: checkout, reading and the lifecycle."""
+
+from __future__ import annotations
+
+from pyramid.request import Request
+from pyramid.view import view_config
+
+from ..errors import invalid
+from ..views_common import json_body, page_body, paging, path_param, query_params
+from .schemas import order_out, parse_checkout
+from .services import OrderService
+
+
+@view_config(route_name="api.orders", request_method="POST", renderer="json", permission="authenticated", openapi=True)
+def place_order(request: Request) -> dict:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > 255:
+        raise invalid("Send an Idempotency-Key header (1 to 255 characters).", {"Idempotency-Key": "required"})
+    checkout = parse_checkout(json_body(request))
+    order, created = request.find_service(OrderService).place_order(request.identity, key, checkout)
+    request.response.status = 201 if created else 200
+    request.response.headers["Location"] = request.route_path("api.order", order_id=order.id)
+    return order_out(order)
+
+
+@view_config(route_name="api.orders", request_method="GET", renderer="json", permission="authenticated", openapi=True)
+def list_orders(request: Request) -> dict:
+    params = query_params(request)
+    page, per_page = paging(params)
+    orders, total = request.find_service(OrderService).list(request.identity, params.get("status"), page, per_page)
+    return page_body([order_out(order) for order in orders], total, page, per_page)
+
+
+@view_config(route_name="api.order", request_method="GET", renderer="json", permission="authenticated", openapi=True)
+def get_order(request: Request) -> dict:
+    return order_out(request.find_service(OrderService).get(path_param(request, "order_id"), request.identity))
+
+
+@view_config(
+    route_name="api.order.cancel", request_method="POST", renderer="json", permission="authenticated", openapi=True
+)
+def cancel_order(request: Request) -> dict:
+    return order_out(request.find_service(OrderService).cancel(path_param(request, "order_id"), request.identity))
+
+
+@view_config(route_name="api.order.ship", request_method="POST", renderer="json", permission="staff", openapi=True)
+def ship_order(request: Request) -> dict:
+    return order_out(request.find_service(OrderService).ship(path_param(request, "order_id"), request.identity))
+
+
+@view_config(route_name="api.order.deliver", request_method="POST", renderer="json", permission="staff", openapi=True)
+def deliver_order(request: Request) -> dict:
+    return order_out(request.find_service(OrderService).deliver(path_param(request, "order_id"), request.identity))
+
+
+def includeme(config) -> None:
+    config.include("..payments.services")
+    config.include(".services")

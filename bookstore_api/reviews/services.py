@@ -1,0 +1,100 @@
+"""Reviews: only buyers review, once per book; the book's rating stays exact."""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+from sqlalchemy import Numeric, cast, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..accounts.models import User
+from ..catalog.models import Book
+from ..errors import APIError, conflict, invalid, not_found
+from ..orders.models import Order, OrderLine
+from .models import Review
+
+
+class ReviewService:
+    def __init__(self, dbsession: Session):
+        self.db = dbsession
+
+    def _live_book(self, book_id: int) -> Book:
+        book = self.db.get(Book, book_id)
+        if book is None or book.archived_at is not None:
+            raise not_found("book")
+        return book
+
+    def has_bought(self, user_id: int, book_id: int) -> bool:
+        return bool(
+            self.db.scalar(
+                select(
+                    exists().where(
+                        OrderLine.book_id == book_id,
+                        OrderLine.order_id == Order.id,
+                        Order.user_id == user_id,
+                        Order.status != "cancelled",
+                    )
+                )
+            )
+        )
+
+    def create(self, book_id: int, user_id: int, rating: object, title: object, body: object) -> Review:
+        fields = {}
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            fields["rating"] = "A whole number from 1 to 5."
+        if title is not None and (not isinstance(title, str) or len(title) > 200):
+            fields["title"] = "At most 200 characters."
+        if not isinstance(body, str) or not body.strip() or len(body) > 5000:
+            fields["body"] = "Write 1 to 5000 characters."
+        if fields:
+            raise invalid("The review is not valid.", fields)
+        self._live_book(book_id)
+        if not self.has_bought(user_id, book_id):
+            raise APIError(403, "not_a_buyer", "Only customers who bought this book can review it.")
+        review = Review(book_id=book_id, user_id=user_id, rating=rating, title=(title or None), body=body.strip())
+        try:
+            with self.db.begin_nested():
+                self.db.add(review)
+                self.db.flush()
+        except IntegrityError as exc:
+            raise conflict("already_reviewed", "You have already reviewed this book.") from exc
+        # One statement: concurrent reviews of the same book cannot lose an update.
+        self.db.execute(
+            update(Book)
+            .where(Book.id == book_id)
+            .values(
+                rating_sum=Book.rating_sum + rating,
+                rating_count=Book.rating_count + 1,
+                average_rating=func.round(cast(Book.rating_sum + rating, Numeric) / (Book.rating_count + 1), 2),
+            )
+        )
+        return review
+
+    def list_for_book(self, book_id: int, page: int, per_page: int) -> tuple[list[tuple[Review, str]], int]:
+        self._live_book(book_id)
+        total = self.db.scalar(select(func.count()).select_from(Review).where(Review.book_id == book_id)) or 0
+        rows = self.db.execute(
+            select(Review, User.name)
+            .join(User, User.id == Review.user_id)
+            .where(Review.book_id == book_id)
+            .order_by(Review.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        return [(review, name) for review, name in rows], total
+
+
+def review_out(review: Review, reviewer_name: str) -> dict:
+    return {
+        "id": review.id,
+        "book_id": review.book_id,
+        "rating": review.rating,
+        "title": review.title,
+        "body": review.body,
+        "reviewer_name": reviewer_name,
+        "created_at": review.created_at.isoformat() if review.created_at else None,
+    }
+
+
+def includeme(config: Configurator) -> None:
+    config.register_service_factory(lambda context, request: ReviewService(request.dbsession), ReviewService)

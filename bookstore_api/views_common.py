@@ -1,0 +1,37 @@
+"""Small helpers shared by the API's views."""
+
+from __future__ import annotations
+
+from pyramid.request import Request
+
+from .errors import invalid
+
+MAX_PER_PAGE = 100
+
+
+def paging(params: dict) -> tuple[int, int]:
+    """``page`` and ``per_page`` from validated query parameters (per_page at most 100)."""
+    page = int(params.get("page") or 1)
+    per_page = int(params.get("per_page") or 20)
+    if page < 1 or page > 100000:
+        raise invalid("page must be between 1 and 100000.", {"page": "out of range"})
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise invalid(f"per_page must be between 1 and {MAX_PER_PAGE}.", {"per_page": "out of range"})
+    return page, per_page
+
+
+def page_body(items: list, total: int, page: int, per_page: int) -> dict:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def path_param(request: Request, name: str):
+    return request.openapi_validated.parameters.path[name]
+
+
+def query_params(request: Request) -> dict:
+    return request.openapi_validated.parameters.query
+
+
+def json_body(request: Request) -> dict:
+    body = request.openapi_validated.body
+    return dict(body) if body is not None else {}
