@@ -204,6 +204,7 @@ class State:
     redis_url: str = ""
     session_secret: str = ""
     web_enabled: bool = False
+    database_ready: bool = False  # migrated, seeded and demo accounts made (while the stack runs)
     processes: dict[str, Proc] = field(default_factory=dict)
 
     @classmethod
@@ -476,7 +477,10 @@ def _start(state: State, folder: Path, started_here: list[str]) -> None:
     before = set(state.running())
     start_data_services(state, folder)
     started_here.extend(sorted(set(state.running()) - before))
-    prepare_database(state)
+    if not (state.database_ready and "haproxy" in state.running()):
+        prepare_database(state)
+        state.database_ready = True
+        state.save(folder)
 
     for name, app, address in backends(config, web_enabled):
         if name in state.processes and state.processes[name].alive():
