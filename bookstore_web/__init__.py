@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from pyramid.config import Configurator
-from pyramid.router import Router
 from pyramid.tweens import EXCVIEW, INGRESS
 
 from .logs import configure_logging
 from .settings import build_settings
+from .views.errors import LastResort
 
 
-def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Router:
+def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> LastResort:
     settings = build_settings(ini_settings)
     configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
     with Configurator(settings=settings) as config:
@@ -37,4 +37,4 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.add_tween("bookstore_web.tweens.request_id_tween", under=INGRESS)
         config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)
         config.scan(".views")
-    return config.make_wsgi_app()
+    return LastResort(config.make_wsgi_app())

@@ -40,17 +40,18 @@ def includeme(config: Configurator) -> None:
     max_age = int(config.get_settings()["web.static_max_age_seconds"])
     config.add_static_view("static", "bookstore_web:static/", cache_max_age=max_age)
     config.add_cache_buster("bookstore_web:static/", ContentHashCacheBuster())
-    config.add_subscriber(_immutable_static, "pyramid.events.NewResponse")
+    config.add_subscriber(_static_cache_headers, "pyramid.events.NewResponse")
 
 
-def _immutable_static(event: object) -> None:
+def _static_cache_headers(event: object) -> None:
     request = event.request  # type: ignore[attr-defined]
     response = event.response  # type: ignore[attr-defined]
-    if request.path_info.startswith("/static/") and response.status_code == 200:
-        if request.GET.get("v"):
-            response.cache_control.public = True
-            response.cache_control.immutable = True
-        else:
-            # an un-versioned URL (typed by hand, or stale): short cache, revalidate
-            response.cache_control.max_age = 300
-            response.expires = None
+    if not request.path_info.startswith("/static/") or response.status_code != 200:
+        return
+    if request.GET.get("v"):
+        max_age = request.registry.settings["web.static_max_age_seconds"]
+        response.headers["Cache-Control"] = f"public, max-age={max_age}, immutable"
+    else:
+        # an un-versioned URL (typed by hand, or stale): short cache, then revalidate
+        response.headers["Cache-Control"] = "public, max-age=300"
+        response.headers.pop("Expires", None)

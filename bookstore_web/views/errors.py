@@ -9,6 +9,7 @@ API token signs the shopper out and sends them to the log-in page.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 from urllib.parse import urlencode
 
@@ -131,3 +132,49 @@ def includeme(config) -> None:
     config.add_exception_view(unavailable_view, context=ApiUnavailable)
     config.add_exception_view(unavailable_view, context=redis.RedisError)
     config.add_exception_view(internal_error_view, context=Exception)
+
+
+class LastResort:
+    """WSGI wrapper: whatever escapes Pyramid (a session store failing while the response
+    is finished, say) becomes the 500 or 503 page, never a traceback or a dropped connection."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.registry = app.registry
+        self.pages = {status: _prerender(app.registry, status) for status in (500, 503)}
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        try:
+            return self.app(environ, start_response)
+        except Exception as exc:
+            status = 503 if isinstance(exc, redis.RedisError | ApiUnavailable) else 500
+            log.error("request failed outside the views: %s", exc, exc_info=status == 500)
+            from ..tweens import SECURITY_HEADERS
+
+            body = self.pages[status]
+            headers = [
+                ("Content-Type", "text/html; charset=UTF-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+                *SECURITY_HEADERS.items(),
+            ]
+            if status == 503:
+                headers.append(("Retry-After", "30"))
+            start_response(
+                f"{status} {'Service Unavailable' if status == 503 else 'Internal Server Error'}",
+                headers,
+                sys.exc_info(),
+            )
+            return [body]
+
+
+def _prerender(registry: Any, status: int) -> bytes:
+    from pyramid.renderers import render
+    from pyramid.scripting import prepare
+
+    env = prepare(registry=registry)
+    try:
+        context = {"status": status, "title": TITLES[status], "message": None}
+        return render("errors/error.html", context, request=env["request"]).encode()
+    finally:
+        env["closer"]()

@@ -82,7 +82,7 @@ def log_in(web: webtest.TestApp, email: str, password: str = PASSWORD, next_url:
     page = web.get("/login", params={"next": next_url} if next_url else None)
     form = page.forms["login-form"]
     form["email"], form["password"] = email, password
-    return form.submit()
+    return form.submit(status="*")
 
 
 def staff_member(dbsession, api_app, web: webtest.TestApp) -> str:
