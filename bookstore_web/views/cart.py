@@ -130,13 +130,11 @@ def _book_id(value: Any) -> int:
     return int(text)
 
 
-def _stock_message(exc: ApiError) -> str:
-    available = exc.details.get("available")
-    if isinstance(available, int):
-        if available <= 0:
-            return "Sorry, this book is out of stock."
-        return f"Sorry, only {available} {'copy is' if available == 1 else 'copies are'} available."
-    return "Sorry, there are not enough copies in stock."
+def _stock_message(book: dict[str, Any], in_cart: int) -> str:
+    available = int(book.get("stock_quantity") or 0)
+    if available <= 0:
+        return f"Sorry, “{book['title']}” is out of stock."
+    return f"Your cart already has all {available} available copies of “{book['title']}”."
 
 
 def _set_quantity(request: Request, cart: dict[str, Any], book_id: int, quantity: int) -> dict[str, Any]:
@@ -162,14 +160,19 @@ def cart_add(request: Request) -> Response:
     book = request.api.get(f"/books/{book_id}")
     cart = ensure_cart(request)
     existing = next((line["quantity"] for line in cart["lines"] if line["book_id"] == book_id), 0)
-    wanted = min(existing + quantity, MAX_QUANTITY)
-    message, ok = f"Added “{book['title']}” to your cart.", True
-    try:
-        cart = _set_quantity(request, cart, book_id, wanted)
-    except ApiError as exc:
-        if exc.status not in (400, 409):
-            raise
-        message, ok = (_stock_message(exc) if exc.status == 409 else exc.message), False
+    wanted = min(existing + quantity, MAX_QUANTITY, int(book.get("stock_quantity") or 0))
+    if wanted <= existing:
+        message, ok = _stock_message(book, existing), False
+    else:
+        message, ok = f"Added “{book['title']}” to your cart.", True
+        if wanted < existing + quantity:
+            message = f"Only {wanted} copies of “{book['title']}” are available; your cart now has {wanted}."
+        try:
+            cart = _set_quantity(request, cart, book_id, wanted)
+        except ApiError as exc:
+            if exc.status not in (400, 404, 409):
+                raise
+            message, ok = exc.message, False
     if is_htmx(request):
         return render_to_response(
             "cart/_added.html", {"message": message, "ok": ok, "count": cart["count"]}, request=request
@@ -187,12 +190,17 @@ def cart_update(request: Request) -> Response:
     remove = request.POST.get("action") == "remove"
     quantity = 0 if remove else _quantity(request.POST.get("quantity"), minimum=0)
     error = None
+    line = next((line for line in cart["lines"] if line["book_id"] == book_id), None)
+    available = line["available"] if line else None
+    if line and quantity and isinstance(available, int) and quantity > available:
+        error = f"Only {max(available, 0)} copies of “{line['title']}” are available."
+        quantity = available if available > 0 else line["quantity"]
     try:
         cart = _set_quantity(request, cart, book_id, quantity)
     except ApiError as exc:
         if exc.status not in (400, 404, 409):
             raise
-        error = _stock_message(exc) if exc.status == 409 else exc.message
+        error = exc.message
         cart = load_cart(request) or cart_view({"items": []})
     if is_htmx(request):
         return render_to_response("cart/_cart.html", {"cart": cart, "error": error, "oob": True}, request=request)
