@@ -22,12 +22,26 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 QUERIES = [
-    {"q": "hobbit"}, {"q": "hobit"}, {"q": "tolkein"}, {"q": "dragon prophecy"}, {"q": "lighthouse"},
-    {"q": "the silent river"}, {"q": "murder mystery detective"}, {"q": "kyoto"}, {"q": "garcia"},
-    {"q": "ocean voyage", "sort": "price"}, {"genre": "fantasy"}, {"genre": "history", "sort": "newest"},
-    {"q": "summer", "in_stock": "true"}, {"min_price": "10", "max_price": "20", "sort": "price"},
-    {"sort": "bestselling"}, {"q": "jane austen"}, {"q": "secret letter", "genre": "romance"},
-    {"q": "machine"}, {"sort": "title", "page": "50"}, {"q": "wizard", "sort": "rating"},
+    {"q": "hobbit"},
+    {"q": "hobit"},
+    {"q": "tolkein"},
+    {"q": "dragon prophecy"},
+    {"q": "lighthouse"},
+    {"q": "the silent river"},
+    {"q": "murder mystery detective"},
+    {"q": "kyoto"},
+    {"q": "garcia"},
+    {"q": "ocean voyage", "sort": "price"},
+    {"genre": "fantasy"},
+    {"genre": "history", "sort": "newest"},
+    {"q": "summer", "in_stock": "true"},
+    {"min_price": "10", "max_price": "20", "sort": "price"},
+    {"sort": "bestselling"},
+    {"q": "jane austen"},
+    {"q": "secret letter", "genre": "romance"},
+    {"q": "machine"},
+    {"sort": "title", "page": "50"},
+    {"q": "wizard", "sort": "rating"},
 ]
 
 

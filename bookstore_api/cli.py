@@ -64,6 +64,39 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send_mail(args: argparse.Namespace) -> int:
+    from .db import make_engine
+    from .logs import configure_logging
+    from .mail.services import Mailer, make_transport
+
+    settings = load_settings(args.ini)
+    configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
+    engine = make_engine(settings, application_name="bookstore mailer")
+    mailer = Mailer(engine, make_transport(settings.get("bookstore.smtp_url"), settings["bookstore.mail_from"]))
+    if args.loop:
+        try:
+            mailer.run_forever(args.interval)
+        except KeyboardInterrupt:
+            return 0
+    sent, failed = mailer.send_pending()
+    print(f"sent {sent}, failed {failed}")
+    return 0 if not failed else 1
+
+
+def cmd_purge_carts(args: argparse.Namespace) -> int:
+    import transaction
+
+    from .carts.services import CartService
+    from .db import make_engine, make_session_factory
+
+    settings = load_settings(args.ini)
+    engine = make_engine(settings, application_name="bookstore cli")
+    with transaction.manager:
+        removed = CartService(make_session_factory(engine)(), settings["bookstore.currency"]).purge_expired()
+    print(f"removed {removed} expired carts")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
@@ -96,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", default="customer")
     user.add_argument("--name")
     user.set_defaults(func=cmd_create_user)
+
+    mail = sub.add_parser("send-mail", help="send pending order confirmations (SMTP, or the log)")
+    mail.add_argument("--loop", action="store_true", help="keep sending as messages arrive")
+    mail.add_argument("--interval", type=float, default=5.0, help="seconds between polls with --loop")
+    mail.set_defaults(func=cmd_send_mail)
+
+    sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
 
     serve = sub.add_parser("serve", help="serve one app with waitress")
     serve.add_argument("app", choices=["api", "web"])

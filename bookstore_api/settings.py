@@ -26,6 +26,10 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_LOG_LEVEL": ("bookstore.log_level", str),
     "BOOKSTORE_LOG_FORMAT": ("bookstore.log_format", str),
     "BOOKSTORE_OPENAPI_VALIDATE_RESPONSES": ("pyramid_openapi3.enable_response_validation", str),
+    "BOOKSTORE_SHIPPING_FLAT_RATE": ("bookstore.shipping_flat_rate", str),
+    "BOOKSTORE_FREE_SHIPPING_FROM": ("bookstore.free_shipping_from", str),
+    "BOOKSTORE_SMTP_URL": ("bookstore.smtp_url", str),
+    "BOOKSTORE_MAIL_FROM": ("bookstore.mail_from", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -42,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.log_level": "INFO",
     "bookstore.log_format": "json",
     "pyramid_openapi3.enable_response_validation": "false",
+    "bookstore.shipping_flat_rate": "4.99",
+    "bookstore.free_shipping_from": "50.00",
+    "bookstore.mail_from": "Bookstore <orders@bookstore.test>",
 }
 
 INT_KEYS = {key for key, conv in ENVIRON_SETTINGS.values() if conv is int}
