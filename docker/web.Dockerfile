@@ -16,6 +16,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+# setuptools stays in the runtime venv: Pyramid imports pkg_resources (gone from setuptools 81).
 RUN python -m venv /opt/venv \
     && pip install "pip==26.3" "setuptools==80.10.2" "wheel==0.48.0"
 # Dependencies first, so a code change reuses this layer.
@@ -24,8 +25,7 @@ RUN pip install -r requirements.txt
 # The build context holds only what the wheel needs (see .dockerignore).
 COPY . ./
 RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
-    && pip install --no-deps /wheels/*.whl \
-    && pip uninstall --yes setuptools wheel
+    && pip install --no-deps /wheels/*.whl
 
 # ---- runtime: the venv on a slim Python, as an unprivileged user ---------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -43,6 +43,9 @@ def test_builder_installs_the_pinned_requirements_and_the_project_wheel(app):
     assert "-r requirements.txt" in runs
     assert "pip wheel" in runs
     assert "/wheels/*.whl" in runs
+    # Pyramid imports pkg_resources at run time: setuptools < 81 stays in the venv.
+    assert re.search(r'"setuptools==80\.[\d.]+"', runs)
+    assert "uninstall" not in runs
 
 
 @pytest.mark.parametrize("app", APPS)
