@@ -13,6 +13,14 @@
     if (heading) heading.focus({ preventScroll: false });
   });
 
+  // On small screens the catalogue filters start folded (unless some are in use), so results come first.
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector(".filters-box");
+    if (box && !box.hasAttribute("data-keep-open") && window.matchMedia("(max-width: 50rem)").matches) {
+      box.removeAttribute("open");
+    }
+  });
+
   // Escape closes the live search suggestions.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
