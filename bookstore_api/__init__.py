@@ -37,6 +37,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.add_exception_view(validation_error_view, context=RequestValidationError)
         config.pyramid_openapi3_spec(str(OPENAPI_SPEC), route=f"{API_PREFIX}/openapi.yaml", route_name="api.spec")
         config.pyramid_openapi3_register_routes(route_prefix=API_PREFIX)
+        config.include(".validation")
         config.include(".health")
         config.include(".accounts.views")
         config.include(".catalog.views")

@@ -16,10 +16,22 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 PG_OS_USER = "bookstore-pg"
+
+
+def scratch_dir(prefix: str = "bookstore-") -> Path:
+    """A fresh directory for server data, outside any tree whose permissions others reset.
+
+    (pytest, for one, resets its temporary root to 0700 whenever a session starts,
+    which would lock out a server running as another user.)
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
 
 
 def free_port(host: str = "127.0.0.1") -> int:

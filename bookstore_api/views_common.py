@@ -25,13 +25,13 @@ def page_body(items: list, total: int, page: int, per_page: int) -> dict:
 
 
 def path_param(request: Request, name: str):
-    return request.openapi_validated.parameters.path[name]
+    return request.validated.path[name]
 
 
 def query_params(request: Request) -> dict:
-    return request.openapi_validated.parameters.query
+    return request.validated.query
 
 
 def json_body(request: Request) -> dict:
-    body = request.openapi_validated.body
-    return dict(body) if body is not None else {}
+    body = request.validated.body
+    return body if isinstance(body, dict) else {}

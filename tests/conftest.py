@@ -10,6 +10,7 @@ each test runs inside a transaction that is rolled back.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import psycopg2
 import pytest
 import redis as redis_lib
 
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis
+from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, scratch_dir
 
 
 @dataclass
@@ -63,8 +64,8 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    work = tmp_path_factory.mktemp("services")
+def services() -> Iterator[Services]:
+    work = scratch_dir("bookstore-test-")
     pg = rd = None
     server_url = os.environ.get("BOOKSTORE_TEST_DATABASE_URL")
     redis_url = os.environ.get("BOOKSTORE_TEST_REDIS_URL")
@@ -86,6 +87,15 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             rd.stop()
         if pg is not None:
             pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A scratch directory for a server a test starts itself."""
+    path = scratch_dir("bookstore-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

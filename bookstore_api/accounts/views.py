@@ -13,7 +13,7 @@ from .services import LoginRateLimiter, TokenService, UserService
 
 @view_config(route_name="api.users", request_method="POST", renderer="json", openapi=True)
 def register(request: Request) -> dict:
-    email, password, name = parse_registration(request.openapi_validated.body)
+    email, password, name = parse_registration(request.validated.body)
     user = request.find_service(UserService).create(email, password, name)
     request.response.status = 201
     request.response.headers["Location"] = request.route_path("api.me")
@@ -22,7 +22,7 @@ def register(request: Request) -> dict:
 
 @view_config(route_name="api.tokens", request_method="POST", renderer="json", openapi=True)
 def log_in(request: Request) -> dict:
-    body = request.openapi_validated.body
+    body = request.validated.body
     email, password = str(body["email"]).strip().lower(), body["password"]
     address = request.client_addr or "unknown"
     limiter = request.find_service(LoginRateLimiter)

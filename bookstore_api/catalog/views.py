@@ -64,7 +64,7 @@ def book_query_from(params: dict) -> BookQuery:
 
 @view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
 def list_books(request: Request) -> dict:
-    query = book_query_from(request.openapi_validated.parameters.query)
+    query = book_query_from(request.validated.query)
     page = request.find_service(CatalogService).search_books(query)
     return page.as_dict(book_out)
 
@@ -72,7 +72,7 @@ def list_books(request: Request) -> dict:
 @view_config(route_name="api.books", request_method="POST", renderer="json", permission="staff", openapi=True)
 def create_book(request: Request) -> dict:
     service = request.find_service(CatalogService)
-    values = parse_book_fields(request.openapi_validated.body, partial=False, currency=service.currency)
+    values = parse_book_fields(request.validated.body, partial=False, currency=service.currency)
     book = service.create_book(values)
     request.response.status = 201
     request.response.headers["Location"] = request.route_path("api.book", book_id=book.id)
@@ -81,7 +81,7 @@ def create_book(request: Request) -> dict:
 
 @view_config(route_name="api.book", request_method="GET", renderer="json", openapi=True)
 def get_book(request: Request) -> dict:
-    book_id = request.openapi_validated.parameters.path["book_id"]
+    book_id = request.validated.path["book_id"]
     staff = _is_staff(request)
     book = request.find_service(CatalogService).get_book(book_id, include_archived=staff)
     return book_out(book, staff=staff)
@@ -89,7 +89,7 @@ def get_book(request: Request) -> dict:
 
 @view_config(route_name="api.book.isbn", request_method="GET", renderer="json", openapi=True)
 def get_book_by_isbn(request: Request) -> dict:
-    isbn = normalize_isbn(request.openapi_validated.parameters.path["isbn"])
+    isbn = normalize_isbn(request.validated.path["isbn"])
     if isbn is None:
         raise invalid("Not a valid ISBN-13.", {"isbn": "invalid checksum or format"})
     staff = _is_staff(request)
@@ -100,20 +100,20 @@ def get_book_by_isbn(request: Request) -> dict:
 @view_config(route_name="api.book", request_method="PATCH", renderer="json", permission="staff", openapi=True)
 def update_book(request: Request) -> dict:
     service = request.find_service(CatalogService)
-    values = parse_book_fields(request.openapi_validated.body, partial=True, currency=service.currency)
-    book = service.update_book(request.openapi_validated.parameters.path["book_id"], values)
+    values = parse_book_fields(request.validated.body, partial=True, currency=service.currency)
+    book = service.update_book(request.validated.path["book_id"], values)
     return book_out(book, staff=True)
 
 
 @view_config(route_name="api.book", request_method="DELETE", permission="staff", openapi=True)
 def delete_book(request: Request) -> HTTPNoContent:
-    request.find_service(CatalogService).delete_book(request.openapi_validated.parameters.path["book_id"])
+    request.find_service(CatalogService).delete_book(request.validated.path["book_id"])
     return HTTPNoContent()
 
 
 @view_config(route_name="api.authors", request_method="GET", renderer="json", openapi=True)
 def list_authors(request: Request) -> dict:
-    params = request.openapi_validated.parameters.query
+    params = request.validated.query
     page, per_page = _paging(params)
     result = request.find_service(CatalogService).list_authors(params.get("q"), page, per_page)
     return result.as_dict(author_out)
@@ -122,7 +122,7 @@ def list_authors(request: Request) -> dict:
 @view_config(route_name="api.author", request_method="GET", renderer="json", openapi=True)
 def get_author(request: Request) -> dict:
     author, book_count = request.find_service(CatalogService).get_author(
-        request.openapi_validated.parameters.path["author_id"]
+        request.validated.path["author_id"]
     )
     return {**author_out(author), "bio": author.bio, "book_count": book_count}
 

@@ -101,14 +101,15 @@ class OrderService:
             raise APIError(400, "cart_empty", "The cart is empty.", {"fields": {"cart_id": "empty"}})
         return items, cart
 
-    def _shortages(self, items: list[tuple[int, int]]) -> list[dict]:
-        stock = dict(
-            self.db.execute(
-                select(Book.id, Book.stock_quantity).where(
-                    Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
-                )
-            ).all()
-        )
+    def _shortages(self, items: list[tuple[int, int]], stock: dict[int, int] | None = None) -> list[dict]:
+        if stock is None:
+            stock = dict(
+                self.db.execute(
+                    select(Book.id, Book.stock_quantity).where(
+                        Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
+                    )
+                ).all()
+            )
         return [
             {"book_id": book_id, "requested": quantity, "available": stock.get(book_id, 0)}
             for book_id, quantity in items
@@ -122,15 +123,17 @@ class OrderService:
         items, cart = self._wanted_items(request, identity)
 
         books = {
-            book.id: book
-            for book in self.db.scalars(
-                select(Book).where(Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None))
+            row.id: row
+            for row in self.db.execute(
+                select(Book.id, Book.price, Book.stock_quantity).where(
+                    Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
+                )
             )
         }
         unknown = [book_id for book_id, _ in items if book_id not in books]
         if unknown:
             raise not_found(f"book {unknown[0]}")
-        short = self._shortages(items)
+        short = self._shortages(items, {book_id: book.stock_quantity for book_id, book in books.items()})
         if short:  # fail fast, before charging the card
             raise conflict("out_of_stock", "Some books are not available in the quantity asked for.", {"books": short})
 
@@ -147,9 +150,12 @@ class OrderService:
             ) from exc
         self._refund_if_not_committed(charge.reference, total)
 
+        now = dt.datetime.now(dt.UTC)
         order = Order(
             user_id=identity.user_id,
             status="paid",
+            created_at=now,
+            updated_at=now,
             subtotal=subtotal,
             shipping=shipping,
             total=total,
@@ -201,7 +207,6 @@ class OrderService:
             self.carts.empty(cart)
         self.db.add(self._confirmation(order, identity))
         self.db.flush()
-        self.db.refresh(order)
         return order, True
 
     def _refund_if_not_committed(self, reference: str, amount: Decimal) -> None:

@@ -15,8 +15,8 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture
-def own_redis(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis").start()
+def own_redis(server_dir):
+    server = EmbeddedRedis(server_dir / "redis").start()
     yield server
     server.stop()
 
@@ -51,11 +51,11 @@ def test_redis_down_logins_and_reads_still_work(migrated, own_redis):
 
 
 @pytest.mark.slow
-def test_postgres_down_is_503_and_service_resumes(tmp_path, services):
+def test_postgres_down_is_503_and_service_resumes(server_dir, services):
     from bookstore_api import main
     from bookstore_api.migrate import upgrade
 
-    pg = EmbeddedPostgres(tmp_path / "pg", free_port()).start()
+    pg = EmbeddedPostgres(server_dir / "pg", free_port()).start()
     try:
         database_url = create_database(pg.url, "outage")
         upgrade(database_url)
