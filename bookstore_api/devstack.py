@@ -107,6 +107,15 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
                 )
             )
             log.close()
+        mail_log = open(var / "mailer.log", "ab")  # noqa: SIM115
+        mailer = subprocess.Popen(
+            [sys.executable, "-m", "bookstore_api.cli", "send-mail", "--loop", "--interval", "2"],
+            env=env,
+            stdout=mail_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        mail_log.close()
         for (app, port), child in zip(apps, children, strict=True):
             deadline = time.monotonic() + 30
             while not port_open("127.0.0.1", port):
@@ -120,7 +129,9 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
         _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
         _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
+        _say("order confirmations are written to var/mailer.log (set BOOKSTORE_SMTP_URL to send them)")
         _say("logs in var/*.log; press Ctrl-C to stop")
+        children.append(mailer)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         _say("a server exited; stopping")
