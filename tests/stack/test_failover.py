@@ -134,6 +134,27 @@ def wait_for(condition, what: str, deadline: float = PHASE_DEADLINE) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def kill_between_responses(stack: LocalStack, server: str, pid: int) -> float:
+    """SIGKILL ``server`` at a moment HAProxy has no response of it in flight.
+
+    A response the server has begun to send is lost with the process behind any
+    load balancer (the ALB too): it cannot be sent again once the client has its
+    first bytes. Everything else (requests queued, or sent and not yet answered,
+    and every later request) must be rescued by HAProxy's retries. So the kill
+    lands when the server has no open stream in HAProxy's stats: requests
+    dispatched after that snapshot are then in flight without a response byte
+    sent, which is the case under test.
+    """
+    end = time.monotonic() + PHASE_DEADLINE
+    while time.monotonic() < end:
+        for row in stack_script.haproxy_stats(stack.socket):
+            if row["svname"] == server and row["scur"] == "0":
+                os.kill(pid, signal.SIGKILL)
+                return time.monotonic()
+        time.sleep(0.002)
+    pytest.fail(f"{server} never was between two responses for {PHASE_DEADLINE:.0f}s")
+
+
 def get_json(address: str, path: str) -> dict:
     host, port = address.rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -185,9 +206,7 @@ def test_killing_an_api_and_a_web_process_under_load_fails_no_request(local_stac
         )
 
         old_pids = {name: local_stack.pid(name) for name in victims}
-        killed_at = time.monotonic()
-        for pid in old_pids.values():
-            os.kill(pid, signal.SIGKILL)
+        killed_at = {victim: kill_between_responses(local_stack, victim, old_pids[victim]) for victim in victims}
         sent_at_kill = load.count()
         wait_for(lambda: all(monitor.status(v) == "DOWN" for v in victims), "HAProxy marks the killed servers DOWN")
         wait_for(lambda: load.count() >= sent_at_kill + 200, "200 more requests are served while they are down")
@@ -218,11 +237,11 @@ def test_killing_an_api_and_a_web_process_under_load_fails_no_request(local_stac
         f"({CLIENT_THREADS} client threads, {elapsed:.1f}s of load; restart command {restarted_at - restart_at:.2f}s)",
     ]
     for victim in victims:
-        down = monitor.first(victim, "DOWN", killed_at)
+        down = monitor.first(victim, "DOWN", killed_at[victim])
         up = monitor.first(victim, "UP", restart_at)
         answering = monitor.answering[victim]
         lines.append(
-            f"{victim}: marked DOWN {down - killed_at:.2f}s after the kill; restarted process answered /healthz "
+            f"{victim}: marked DOWN {down - killed_at[victim]:.2f}s after the kill; restarted process answered /healthz "
             f"{answering - restart_at:.2f}s after the restart began, marked UP {up - answering:.2f}s after that; "
             f"served {monitor.served(victim) - served_while_down[victim]} requests after coming back"
         )
