@@ -3,8 +3,9 @@
 #   chromium          - browser tests (Playwright drives Debian's Chromium)
 #   haproxy           - the local load balancer of `make stack`
 #   docker-compose    - validating docker/compose.yml (no Docker engine needed)
+#   wrk               - HTTP load generator of the benchmarks (make bench)
 set -euo pipefail
-PACKAGES=(chromium haproxy docker-compose)
+PACKAGES=(chromium haproxy docker-compose wrk)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
