@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,11 +27,21 @@ def get(address: str, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
+@pytest.fixture
+def stack_folder() -> Iterator[Path]:
+    """A folder outside pytest's own temporary root: PostgreSQL runs as another user
+    when we are root and must traverse every parent, and a pytest run starting
+    beside this one makes its root private again."""
+    folder = Path(tempfile.mkdtemp(prefix="bookstore-stack-test-"))
+    yield folder / "stack"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_stack_with_embedded_servers_starts_idempotently_and_stops_cleanly(tmp_path):
+def test_stack_with_embedded_servers_starts_idempotently_and_stops_cleanly(stack_folder):
     addresses = pick_addresses()
-    stack = LocalStack(tmp_path / "stack", addresses["listen"], clean_env())
+    stack = LocalStack(stack_folder, addresses["listen"], clean_env())
     options = stack_options(addresses)
     try:
         first = stack.start(*options)
