@@ -26,6 +26,7 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_SESSION_TIMEOUT_SECONDS": ("web.session_timeout_seconds", int),
     "BOOKSTORE_SECURE_COOKIES": ("web.secure_cookies", str),
     "BOOKSTORE_STATIC_MAX_AGE_SECONDS": ("web.static_max_age_seconds", int),
+    "BOOKSTORE_CATALOG_CACHE_SECONDS": ("web.catalog_cache_seconds", float),
     "BOOKSTORE_LOG_LEVEL": ("bookstore.log_level", str),
     "BOOKSTORE_LOG_FORMAT": ("bookstore.log_format", str),
 }
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "redis.prefix": "bookstore:",
     "web.session_timeout_seconds": 14 * 24 * 3600,
     "web.static_max_age_seconds": 365 * 24 * 3600,
+    "web.catalog_cache_seconds": 60.0,
     "bookstore.log_level": "INFO",
     "bookstore.log_format": "json",
 }

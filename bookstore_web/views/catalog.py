@@ -7,13 +7,15 @@ used with JavaScript on (the URL is pushed, so back/forward and bookmarks work).
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..api import ApiError
-from . import clean_price, htmx_target, pages, path_id, positive_int, see_other
+from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, see_other
 
 PER_PAGE = 24
 SORT_CHOICES = [
@@ -28,16 +30,29 @@ SORT_CHOICES = [
 SORTS = {value for value, _ in SORT_CHOICES}
 
 
+_genres_lock = threading.Lock()
+
+
+def genres(request: Request) -> list[dict[str, Any]]:
+    """All genres, kept in this process for ``web.catalog_cache_seconds`` (they rarely change)."""
+    ttl = float(request.registry.settings["web.catalog_cache_seconds"])
+    cache = request.registry.setdefault("bookstore_web.genres", {"at": 0.0, "items": None})
+    if cache["items"] is None or time.monotonic() - cache["at"] >= ttl:
+        items = request.api.get("/genres")["items"]
+        with _genres_lock:
+            cache.update(items=items, at=time.monotonic())
+    return cache["items"]
+
+
 @view_config(route_name="home", renderer="catalog/home.html", request_method="GET")
 def home(request: Request) -> dict[str, Any]:
     api = request.api
     newest = api.get("/books", {"sort": "newest", "per_page": 8, "in_stock": "true"})
     bestsellers = api.get("/books", {"sort": "bestselling", "per_page": 8})
-    genres = api.get("/genres")
     return {
         "newest": newest["items"],
         "bestsellers": bestsellers["items"],
-        "genres": sorted(genres["items"], key=lambda g: -int(g.get("book_count") or 0))[:12],
+        "genres": sorted(genres(request), key=lambda g: -int(g.get("book_count") or 0))[:12],
     }
 
 
@@ -72,15 +87,15 @@ def books(request: Request) -> dict[str, Any]:
         result = {"items": [], "total": 0}
     if htmx_target(request) == "results":
         request.override_renderer = "catalog/_results.html"
-        genres = []
+        genre_list = []
     else:
-        genres = request.api.get("/genres")["items"]
+        genre_list = genres(request)
     return {
         "filters": filters,
         "errors": errors,
         "books": result["items"],
         "paging": pages(page, PER_PAGE, int(result["total"])),
-        "genres": genres,
+        "genres": genre_list,
         "sort_choices": SORT_CHOICES,
         "search_q": filters["q"],
         "raw": {k: request.GET.get(k) for k in ("min_price", "max_price")},
@@ -126,20 +141,25 @@ def book(request: Request) -> dict[str, Any]:
     book_id = path_id(request, "book_id")
     found = request.api.get(f"/books/{book_id}")
     reviews = _reviews(request, book_id)
-    more = []
-    if found["authors"]:
-        author_id = found["authors"][0]["id"]
-        more = [
-            b for b in request.api.get("/books", {"author": author_id, "per_page": 5})["items"] if b["id"] != book_id
-        ]
     return {
         "book": found,
         "reviews": reviews.get("items", []),
-        "more_by_author": more[:4],
         "can_review": _has_bought(request, book_id),
         "review_form": {},
         "review_errors": {},
     }
+
+
+@view_config(route_name="book_more", renderer="catalog/_more_by_author.html", request_method="GET")
+def more_by_author(request: Request) -> dict[str, Any]:
+    """Other books by the book's first author: loaded after the page (htmx, when scrolled into view)."""
+    book_id = path_id(request, "book_id")
+    author_id = request.GET.get("author", "")
+    if not author_id.isdigit() or not 1 <= int(author_id) <= MAX_ID:
+        return {"books": [], "author": None}
+    author = request.api.get(f"/authors/{author_id}")
+    result = request.api.get("/books", {"author": author_id, "per_page": 5})
+    return {"books": [b for b in result["items"] if b["id"] != book_id][:4], "author": author}
 
 
 @view_config(route_name="book_reviews", request_method="POST", permission="authenticated")
@@ -197,4 +217,5 @@ def includeme(config) -> None:
     config.add_route("search_suggest", "/search/suggest")
     config.add_route("book", "/books/{book_id}")
     config.add_route("book_reviews", "/books/{book_id}/reviews")
+    config.add_route("book_more", "/books/{book_id}/more-by-author")
     config.add_route("author", "/authors/{author_id}")

@@ -87,7 +87,7 @@ def book_body(form: dict[str, Any], *, creating: bool) -> tuple[dict[str, Any], 
 
 
 def _genres(request: Request) -> list[dict[str, Any]]:
-    return request.api.get("/genres")["items"]
+    return request.api.get("/genres")["items"]  # never cached here: staff see the current list
 
 
 @staff_view(route_name="staff_book_new", renderer="staff/book_form.html", request_method="GET")

@@ -34,6 +34,7 @@ def web_settings(services) -> dict:
         "bookstore.log_level": "WARNING",
         "web.api_url": "http://api.test",
         "web.api_retries": "1",
+        "web.catalog_cache_seconds": "0",  # each test makes its own genres
         "redis.url": services.redis_url,
         "redis.prefix": services.redis_prefix,
     }

@@ -106,8 +106,13 @@ def test_book_page_shows_authors_price_stock_and_cart_form(web, dbsession, book)
     assert page.html.select_one(".buy-box .stock").text.strip() == "In stock"
     form = page.html.select_one(".buy-box form.add-to-cart")
     assert form["action"] == "/cart/items" and form.find("input", attrs={"name": "csrf_token"})["value"]
-    assert "Another Quill Story" in page.html.find("section", attrs={"aria-labelledby": "more-title"}).text
     assert "Log in</a> to review" in page.text
+    more = page.html.find(id="more-by-author")
+    assert more.find("a")["href"] == f"/authors/{book.authors[0].id}"  # without JavaScript: a link
+
+    lazy = web.get(more["hx-get"], headers=htmx())  # with htmx: loaded when scrolled into view
+    assert [h.text.strip() for h in lazy.html.select(".book-card-title")] == ["Another Quill Story"]
+    assert "<html" not in lazy.text
 
 
 def test_book_page_shows_low_and_no_stock(web, dbsession):

@@ -151,3 +151,24 @@ def test_production_cookies_are_secure(web_settings, api_app, db_connection, red
     cookie = next(h for n, h in response.headerlist if n == "Set-Cookie")
     assert "; secure" in cookie.lower() and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_genres_are_kept_in_the_process_between_pages(web_settings, api_app, db_connection, redis_clean):
+    from bookstore_web import main
+
+    inner = httpx.WSGITransport(app=api_app)
+    paths: list[str] = []
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            paths.append(request.url.path)
+            return inner.handle_request(request)
+
+    settings = {**web_settings, "web.catalog_cache_seconds": "60"}
+    app = webtest.TestApp(main({}, **settings, **{"web.api_transport": Counting()}))
+    app.get("/books")
+    app.get("/books", {"q": "sea"})
+    app.get("/")
+
+    assert paths.count("/api/v1/genres") == 1
+    assert paths.count("/api/v1/books") == 4
