@@ -121,6 +121,7 @@ def checkout_submit(request: Request) -> Any:
     else:
         errors = validate_checkout(form)
     short: list[dict[str, Any]] = []
+    status = 400
     if not errors:
         body = {
             "cart_id": cart["id"],
@@ -135,13 +136,14 @@ def checkout_submit(request: Request) -> Any:
             order = request.api.post("/orders", body, headers={"Idempotency-Key": key})
         except ApiError as exc:
             errors, short = _checkout_errors(exc, cart)
+            status = exc.status if exc.status in (402, 409) else 400
         else:
             forget_cart(request)
             request.session["last_order_key"] = [key, order["id"]]
             return see_other(request, request.route_path("order", order_id=order["id"], _query={"placed": "1"}))
     context = _checkout_context(request, cart or cart_view({"items": []}), _without_card(form), errors)
     context["short"] = short
-    request.response.status = 402 if errors.get("payment") else 409 if short else 400
+    request.response.status = status
     return context
 
 
@@ -161,7 +163,6 @@ def _checkout_errors(exc: ApiError, cart: dict[str, Any]) -> tuple[dict[str, str
     if exc.status == 402:
         return {
             "form": "Your card was declined, and nothing was charged. Please check the details or use another card.",
-            "payment": "declined",
         }, []
     if exc.status == 409 and exc.code == "out_of_stock":
         titles = {line["book_id"]: line["title"] for line in cart["lines"]}

@@ -177,6 +177,7 @@ def test_declined_card_is_explained_and_takes_no_stock(web, dbsession, book):
     page = checkout(web, card=DECLINED_CARD).submit(status=402)
 
     assert "Your card was declined, and nothing was charged." in page.text
+    assert page.html.select("#form-errors li") == []  # a declined card is not a field error
     dbsession.expire_all()
     assert book.stock_quantity == 7
     assert cart_rows(web.get("/cart")) == [("The Quiet Lighthouse", "1")]  # the cart is kept
