@@ -30,6 +30,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include("pyramid_services")
         config.include(".db")
         config.include(".redisconn")
+        config.include(".cache")
         config.include(".security")
         config.include(".errors")
         config.include("pyramid_openapi3")

@@ -85,9 +85,7 @@ class ManagedProcess:
             self.pid_file.unlink(missing_ok=True)
             return
         if owner and owner != os.getpid() and Path(f"/proc/{owner}").exists():
-            raise RuntimeError(
-                f"{self.name} (PID {pid}) is already running for process {owner}; stop that one first"
-            )
+            raise RuntimeError(f"{self.name} (PID {pid}) is already running for process {owner}; stop that one first")
         os.kill(pid, self.stop_signal)
         for _ in range(200):
             if not Path(f"/proc/{pid}").exists():

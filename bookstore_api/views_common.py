@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pyramid.request import Request
+from pyramid.response import Response
 
 from .errors import invalid
 
@@ -35,3 +38,23 @@ def query_params(request: Request) -> dict:
 def json_body(request: Request) -> dict:
     body = request.validated.body
     return body if isinstance(body, dict) else {}
+
+
+def cacheable_json(request: Request, body: bytes, max_age: int = 0) -> Response:
+    """A JSON response with a strong ETag; ``If-None-Match`` gets a 304.
+
+    Anonymous requests may be cached by browsers and proxies (``public``;
+    ``max_age`` 0 means "revalidate every time", right for anything showing
+    stock); requests with credentials are ``private``.
+    """
+    etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+    private = "Authorization" in request.headers
+    response = Response(status=200, content_type="application/json", charset=None)
+    response.etag = etag
+    response.cache_control = f"private, max-age={max_age}" if private else f"public, max-age={max_age}, must-revalidate"
+    response.vary = ("Authorization", "Accept-Encoding")
+    if etag in request.if_none_match:
+        response.status = 304
+        return response
+    response.body = body
+    return response

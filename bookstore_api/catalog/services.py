@@ -14,14 +14,19 @@ from decimal import Decimal
 from typing import Any
 
 from pyramid.config import Configurator
-from sqlalchemy import Select, and_, exists, func, literal, literal_column, or_, select
+from sqlalchemy import and_, exists, func, literal, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..cache import CatalogCache
 from ..errors import conflict, invalid, not_found
 from .models import Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200
+#: totals are exact up to this many matches, then reported as this number with total_capped
+COUNT_CAP = 10_000
+#: relevance is ranked among this many of the most popular matches (more for deep pages)
+RELEVANCE_CANDIDATES = 1_000
 
 
 @dataclass
@@ -43,14 +48,25 @@ class Page:
     total: int
     page: int
     per_page: int
+    total_capped: bool = False
 
     def as_dict(self, render) -> dict[str, Any]:
-        return {
+        body = {
             "items": [render(item) for item in self.items],
             "total": self.total,
             "page": self.page,
             "per_page": self.per_page,
         }
+        if self.total_capped:
+            body["total_capped"] = True
+        return body
+
+
+@dataclass
+class IdPage:
+    ids: list[int]
+    total: int
+    total_capped: bool = False
 
 
 def _clean_query(q: str | None) -> str | None:
@@ -61,9 +77,14 @@ def _clean_query(q: str | None) -> str | None:
 
 
 class CatalogService:
-    def __init__(self, dbsession: Session, currency: str):
+    def __init__(self, dbsession: Session, currency: str, cache: CatalogCache | None = None):
         self.db = dbsession
         self.currency = currency
+        self.cache = cache
+
+    def _changed(self, book_id: int | None = None) -> None:
+        if self.cache is not None:
+            self.cache.after_commit_bump(books=[book_id] if book_id else [], catalog=True)
 
     # -- reads -----------------------------------------------------------------
 
@@ -80,14 +101,69 @@ class CatalogService:
         return book
 
     def search_books(self, query: BookQuery) -> Page:
+        ids = self.search_ids(query)
+        return Page(self.books_by_ids(ids.ids), ids.total, query.page, query.per_page, ids.total_capped)
+
+    def books_by_ids(self, ids: list[int]) -> list[Book]:
+        """Live books with these ids, in the given order."""
+        if not ids:
+            return []
+        statement = select(Book).where(Book.id.in_(ids), Book.archived_at.is_(None))
+        by_id = {book.id: book for book in self.db.scalars(statement)}
+        return [by_id[book_id] for book_id in ids if book_id in by_id]
+
+    def search_ids(self, query: BookQuery) -> IdPage:
+        """One page of matching book ids, in order, and the (capped) number of matches.
+
+        Full text first; only when it finds nothing does the trigram (typo) match
+        run. Relevance is ranked among the most popular candidates
+        (``RELEVANCE_CANDIDATES``), so ranking never touches every row of a broad
+        match; totals are counted up to ``COUNT_CAP``.
+        """
         q = _clean_query(query.q)
+        filters = self._filters(query)
+        offset = (query.page - 1) * query.per_page
+        if not q:
+            where = and_(*filters)
+            total, capped = self._capped_count(where)
+            if offset >= total:
+                return IdPage([], total, capped)
+            statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
+            return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
+
+        tsquery = _tsquery(q)
+        lowered = q.lower()
+        match = Book.search_vector.op("@@")(tsquery)
+        rank = func.ts_rank_cd(Book.search_vector, tsquery, 32)
+        total, capped = self._capped_count(and_(match, *filters))
+        if total == 0:  # nothing by full text: tolerate typos
+            match = literal(lowered).op("<%")(Book.search_text)
+            rank = func.word_similarity(lowered, Book.search_text)
+            total, capped = self._capped_count(and_(match, *filters))
+        if offset >= total:
+            return IdPage([], total, capped)
+        where = and_(match, *filters)
+        if query.sort not in (None, "relevance"):
+            statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
+            return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
+        limit = max(RELEVANCE_CANDIDATES, offset + query.per_page)
+        candidates = (
+            select(Book.id, rank.label("rank"), Book.sales_count)
+            .where(where)
+            .order_by(Book.sales_count.desc(), Book.id)
+            .limit(limit)
+            .subquery()
+        )
+        statement = (
+            select(candidates.c.id)
+            .order_by(candidates.c.rank.desc(), candidates.c.sales_count.desc(), candidates.c.id)
+            .offset(offset)
+            .limit(query.per_page)
+        )
+        return IdPage(list(self.db.scalars(statement)), total, capped)
+
+    def _filters(self, query: BookQuery) -> list:
         conditions = [Book.archived_at.is_(None)]
-        rank = None
-        if q:
-            tsquery = _tsquery(q)
-            lowered = q.lower()
-            conditions.append(or_(Book.search_vector.op("@@")(tsquery), literal(lowered).op("<%")(Book.search_text)))
-            rank = func.ts_rank_cd(Book.search_vector, tsquery, 32) + func.word_similarity(lowered, Book.search_text)
         if query.author:
             author_filter = (
                 BookAuthor.author_id == int(query.author)
@@ -112,17 +188,12 @@ class CatalogService:
             conditions.append(Book.stock_quantity > 0)
         elif query.in_stock is False:
             conditions.append(Book.stock_quantity == 0)
+        return conditions
 
-        where = and_(*conditions)
-        total = self.db.scalar(select(func.count()).select_from(Book).where(where)) or 0
-        items: list[Book] = []
-        if (query.page - 1) * query.per_page < total:
-            # Rank and page over narrow rows (ids only), then load just that page.
-            statement: Select = select(Book.id).where(where).order_by(*self._ordering(query.sort, rank))
-            ids = list(self.db.scalars(statement.offset((query.page - 1) * query.per_page).limit(query.per_page)))
-            by_id = {book.id: book for book in self.db.scalars(select(Book).where(Book.id.in_(ids)))}
-            items = [by_id[book_id] for book_id in ids if book_id in by_id]
-        return Page(items, total, query.page, query.per_page)
+    def _capped_count(self, where) -> tuple[int, bool]:
+        matches = select(Book.id).where(where).limit(COUNT_CAP + 1).subquery()
+        count = self.db.scalar(select(func.count()).select_from(matches)) or 0
+        return min(count, COUNT_CAP), count > COUNT_CAP
 
     @staticmethod
     def _ordering(sort: str | None, rank) -> list:
@@ -226,6 +297,7 @@ class CatalogService:
         except IntegrityError as exc:
             raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
         self.db.refresh(book)
+        self._changed()
         return book
 
     def update_book(self, book_id: int, values: dict[str, Any]) -> Book:
@@ -245,11 +317,13 @@ class CatalogService:
         except IntegrityError as exc:
             raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
         self.db.refresh(book)
+        self._changed(book.id)
         return book
 
     def delete_book(self, book_id: int) -> str:
         """Delete a book nobody ever ordered; archive (hide) one that was ordered."""
         book = self.get_book(book_id, include_archived=True)
+        self._changed(book.id)
         if self._was_ever_ordered(book):
             if book.archived_at is None:
                 book.archived_at = dt.datetime.now(dt.UTC)
@@ -272,5 +346,6 @@ def _tsquery(q: str):
 def includeme(config: Configurator) -> None:
     currency = config.get_settings()["bookstore.currency"]
     config.register_service_factory(
-        lambda context, request: CatalogService(request.dbsession, currency), CatalogService
+        lambda context, request: CatalogService(request.dbsession, currency, request.registry["catalog_cache"]),
+        CatalogService,
     )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
+import orjson
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..errors import invalid
+from ..cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
+from ..errors import invalid, not_found
+from ..renderers import dumps
+from ..views_common import cacheable_json
 from .schemas import (
     MAX_PER_PAGE,
     SORTS,
@@ -62,11 +68,29 @@ def book_query_from(params: dict) -> BookQuery:
     )
 
 
+def _render_books(service: CatalogService, ids: list[int]) -> dict[int, bytes]:
+    return {book.id: dumps(book_out(book)) for book in service.books_by_ids(ids)}
+
+
 @view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
-def list_books(request: Request) -> dict:
+def list_books(request: Request):
     query = book_query_from(request.validated.query)
-    page = request.find_service(CatalogService).search_books(query)
-    return page.as_dict(book_out)
+    service = request.find_service(CatalogService)
+    if _is_staff(request):
+        return service.search_books(query).as_dict(lambda book: book_out(book, staff=True))
+    cache: CatalogCache = request.registry["catalog_cache"]
+
+    def build_ids() -> bytes:
+        ids = service.search_ids(query)
+        return dumps({"ids": ids.ids, "total": ids.total, "capped": ids.total_capped})
+
+    ttl = VOLATILE_LIST_TTL if query.sort in ("bestselling", "rating") else LIST_TTL
+    found = orjson.loads(cache.catalog_entry("books", asdict(query), build_ids, ttl))
+    items = cache.books_json(found["ids"], lambda ids: _render_books(service, ids))
+    head = dumps({"total": found["total"], "page": query.page, "per_page": query.per_page})
+    capped = b',"total_capped":true' if found["capped"] else b""
+    body = b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
+    return cacheable_json(request, body, max_age=0)
 
 
 @view_config(route_name="api.books", request_method="POST", renderer="json", permission="staff", openapi=True)
@@ -80,11 +104,15 @@ def create_book(request: Request) -> dict:
 
 
 @view_config(route_name="api.book", request_method="GET", renderer="json", openapi=True)
-def get_book(request: Request) -> dict:
+def get_book(request: Request):
     book_id = request.validated.path["book_id"]
-    staff = _is_staff(request)
-    book = request.find_service(CatalogService).get_book(book_id, include_archived=staff)
-    return book_out(book, staff=staff)
+    service = request.find_service(CatalogService)
+    if _is_staff(request):
+        return book_out(service.get_book(book_id, include_archived=True), staff=True)
+    body = request.registry["catalog_cache"].book_json(book_id, lambda: _render_books(service, [book_id]).get(book_id))
+    if body is None:
+        raise not_found("book")
+    return cacheable_json(request, body, max_age=0)
 
 
 @view_config(route_name="api.book.isbn", request_method="GET", renderer="json", openapi=True)
@@ -121,17 +149,18 @@ def list_authors(request: Request) -> dict:
 
 @view_config(route_name="api.author", request_method="GET", renderer="json", openapi=True)
 def get_author(request: Request) -> dict:
-    author, book_count = request.find_service(CatalogService).get_author(
-        request.validated.path["author_id"]
-    )
+    author, book_count = request.find_service(CatalogService).get_author(request.validated.path["author_id"])
     return {**author_out(author), "bio": author.bio, "book_count": book_count}
 
 
 @view_config(route_name="api.genres", request_method="GET", renderer="json", openapi=True)
-def list_genres(request: Request) -> dict:
-    genres = request.find_service(CatalogService).list_genres()
-    items = [{**genre_out(genre), "book_count": count} for genre, count in genres]
-    return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
+def list_genres(request: Request):
+    def build() -> bytes:
+        genres = request.find_service(CatalogService).list_genres()
+        items = [{**genre_out(genre), "book_count": count} for genre, count in genres]
+        return dumps({"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)})
+
+    return cacheable_json(request, request.registry["catalog_cache"].catalog_entry("genres", {}, build), max_age=60)
 
 
 def includeme(config) -> None:

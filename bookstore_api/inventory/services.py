@@ -6,14 +6,16 @@ from pyramid.config import Configurator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..cache import CatalogCache
 from ..catalog.models import Book
 from ..errors import conflict, invalid, not_found
 from .models import StockMovement
 
 
 class InventoryService:
-    def __init__(self, dbsession: Session):
+    def __init__(self, dbsession: Session, cache: CatalogCache | None = None):
         self.db = dbsession
+        self.cache = cache
 
     def change_stock(
         self,
@@ -67,6 +69,8 @@ class InventoryService:
             order_id=order_id,
         )
         self.db.add(movement)
+        if self.cache is not None:
+            self.cache.after_commit_bump(books=[book_id])
         return movement
 
     def staff_movement(
@@ -127,4 +131,7 @@ def movement_out(movement: StockMovement) -> dict:
 
 
 def includeme(config: Configurator) -> None:
-    config.register_service_factory(lambda context, request: InventoryService(request.dbsession), InventoryService)
+    config.register_service_factory(
+        lambda context, request: InventoryService(request.dbsession, request.registry["catalog_cache"]),
+        InventoryService,
+    )

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
+from ..cache import CatalogCache
 from ..catalog.models import Book
 from ..errors import APIError, conflict, invalid, not_found
 from ..orders.models import Order, OrderLine
@@ -15,8 +16,9 @@ from .models import Review
 
 
 class ReviewService:
-    def __init__(self, dbsession: Session):
+    def __init__(self, dbsession: Session, cache: CatalogCache | None = None):
         self.db = dbsession
+        self.cache = cache
 
     def _live_book(self, book_id: int) -> Book:
         book = self.db.get(Book, book_id)
@@ -68,6 +70,8 @@ class ReviewService:
                 average_rating=func.round(cast(Book.rating_sum + rating, Numeric) / (Book.rating_count + 1), 2),
             )
         )
+        if self.cache is not None:
+            self.cache.after_commit_bump(books=[book_id])
         return review
 
     def list_for_book(self, book_id: int, page: int, per_page: int) -> tuple[list[tuple[Review, str]], int]:
@@ -97,4 +101,6 @@ def review_out(review: Review, reviewer_name: str) -> dict:
 
 
 def includeme(config: Configurator) -> None:
-    config.register_service_factory(lambda context, request: ReviewService(request.dbsession), ReviewService)
+    config.register_service_factory(
+        lambda context, request: ReviewService(request.dbsession, request.registry["catalog_cache"]), ReviewService
+    )

@@ -1,0 +1,173 @@
+"""Read-through cache of catalog reads in Redis, with versioned keys.
+
+Two kinds of version counters decide what a write invalidates:
+
+* ``ver:book:<id>`` — bumped after any transaction that changed that book (its
+  fields, stock, rating). A book's rendered JSON is stored under
+  ``book:<id>:<version>``, so a stock change is visible on the next read.
+* ``ver:catalog`` — bumped after a change to what the catalog contains (a book
+  added, edited, archived or deleted). Listings, searches, genres and author
+  pages are stored under that version. Listings hold only book ids and the
+  total; their items are rendered from the per-book entries, so stock and
+  ratings in a listing are always as fresh as the book page.
+
+Versions are bumped after commit (a transaction hook), so a reader can never
+cache data older than the version it read. One rebuild per key at a time
+(``lock:`` keys) protects the database from a stampede. With Redis down every
+read goes to PostgreSQL and nothing fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+
+import orjson
+import transaction
+
+from .redisconn import RedisStore
+
+BOOK_TTL = 3600
+LIST_TTL = 300
+VOLATILE_LIST_TTL = 60  # orderings that move with every sale or review
+LOCK_MS = 3000
+WAIT_FOR_BUILDER_SECONDS = 0.5
+
+# KEYS[1] = version key; ARGV[1] = data key prefix; ARGV[2] = data key suffix.
+_GET_VERSIONED = """
+local version = redis.call('GET', KEYS[1]) or '0'
+return {version, redis.call('GET', ARGV[1] .. version .. ARGV[2])}
+"""
+# KEYS = version keys of several books; ARGV[1] = prefix of the data keys.
+_GET_BOOKS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local version = redis.call('GET', key) or '0'
+  out[i] = {version, redis.call('GET', ARGV[i] .. version)}
+end
+return out
+"""
+
+
+def digest(value: object) -> str:
+    return hashlib.sha1(
+        orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS), usedforsecurity=False
+    ).hexdigest()
+
+
+class CatalogCache:
+    def __init__(self, store: RedisStore):
+        self.store = store
+        self._get_versioned = store.client.register_script(_GET_VERSIONED)
+        self._get_books = store.client.register_script(_GET_BOOKS)
+
+    # -- keys ------------------------------------------------------------------
+
+    def _book_version_key(self, book_id: int) -> str:
+        return self.store.key("ver", "book", book_id)
+
+    def _book_key_prefix(self, book_id: int) -> str:
+        return self.store.key("book", book_id, "")
+
+    # -- invalidation ----------------------------------------------------------
+
+    def after_commit_bump(self, *, books: Iterable[int] = (), catalog: bool = False) -> None:
+        """Bump versions once the current transaction has committed."""
+        keys = [self._book_version_key(book_id) for book_id in set(books)]
+        if catalog:
+            keys.append(self.store.key("ver", "catalog"))
+        if not keys:
+            return
+
+        def bump(committed: bool) -> None:
+            if committed:
+                self.bump_now(keys)
+
+        transaction.get().addAfterCommitHook(bump)
+
+    def bump_now(self, keys: list[str]) -> None:
+        def run(client):
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(key)
+            return pipe.execute()
+
+        self.store.call(run)
+
+    # -- reads -----------------------------------------------------------------
+
+    def book_json(self, book_id: int, build: Callable[[], bytes | None]) -> bytes | None:
+        """A book's rendered JSON: from the cache, or built and stored (None: no such book)."""
+        version_key = self._book_version_key(book_id)
+        prefix = self._book_key_prefix(book_id)
+        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, ""]))
+        if found is None:
+            return build()
+        version, data = found
+        if data is not None:
+            return data
+        return self._rebuild(prefix + version.decode(), build, BOOK_TTL)
+
+    def books_json(self, book_ids: list[int], build_many: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
+        """Rendered JSON of several books in one round trip; misses are built together."""
+        if not book_ids:
+            return []
+        keys = [self._book_version_key(book_id) for book_id in book_ids]
+        prefixes = [self._book_key_prefix(book_id) for book_id in book_ids]
+        found = self.store.call(lambda client: self._get_books(keys=keys, args=prefixes))
+        if found is None:
+            built = build_many(book_ids)
+            return [built[book_id] for book_id in book_ids if book_id in built]
+        missing = [book_id for book_id, (_, data) in zip(book_ids, found, strict=True) if data is None]
+        built = build_many(missing) if missing else {}
+        if built:
+
+            def store(client):
+                pipe = client.pipeline(transaction=False)
+                for book_id, (version, _) in zip(book_ids, found, strict=True):
+                    if book_id in built:
+                        pipe.set(self._book_key_prefix(book_id) + version.decode(), built[book_id], ex=BOOK_TTL)
+                return pipe.execute()
+
+            self.store.call(store)
+        out = []
+        for book_id, (_, data) in zip(book_ids, found, strict=True):
+            body = data if data is not None else built.get(book_id)
+            if body is not None:
+                out.append(body)
+        return out
+
+    def catalog_entry(self, name: str, params: object, build: Callable[[], bytes], ttl: int = LIST_TTL) -> bytes:
+        """An entry that depends on what the catalog contains (listings, genres, authors)."""
+        version_key = self.store.key("ver", "catalog")
+        prefix = self.store.key("cat", "")
+        suffix = f":{name}:{digest(params)}"
+        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, suffix]))
+        if found is None:
+            return build()
+        version, data = found
+        if data is not None:
+            return data
+        return self._rebuild(prefix + version.decode() + suffix, build, ttl)
+
+    def _rebuild(self, key: str, build: Callable[[], bytes | None], ttl: int) -> bytes | None:
+        """Build a missing entry; if another request is already building it, wait for that one."""
+        lock = self.store.key("lock", key)
+        acquired = self.store.call(lambda client: client.set(lock, b"1", nx=True, px=LOCK_MS), default="unavailable")
+        if acquired is None:  # somebody else holds the lock
+            deadline = time.monotonic() + WAIT_FOR_BUILDER_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+                data = self.store.call(lambda client: client.get(key))
+                if data is not None:
+                    return data
+        value = build()
+        if value is not None:
+            self.store.call(lambda client: client.set(key, value, ex=ttl))
+        self.store.call(lambda client: client.delete(lock))
+        return value
+
+
+def includeme(config) -> None:
+    config.registry["catalog_cache"] = CatalogCache(config.registry["redis"])
