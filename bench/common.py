@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,8 +21,6 @@ from bookstore_api.settings import dev_settings  # noqa: E402
 @contextmanager
 def services(database: str = "bench"):
     """PostgreSQL and Redis for a benchmark: the configured ones, or embedded ones of our own."""
-    import psycopg2
-
     dev = dev_settings()
     work = Path(tempfile.mkdtemp(prefix="bookstore-bench-"))
     started = []
@@ -35,44 +34,86 @@ def services(database: str = "bench"):
             rd = EmbeddedRedis(work / "redis").start()
             started.append(rd)
             redis_url = rd.url
-        connection = psycopg2.connect(server_url)
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{database}"')
-        connection.close()
-        yield server_url.rsplit("/", 1)[0] + f"/{database}", redis_url
+        yield fresh_database(server_url, database), redis_url
     finally:
         for server in reversed(started):
             server.stop()
 
 
-@contextmanager
-def api_server(database_url: str, redis_url: str, threads: int = 16, extra_env: dict | None = None):
-    """``bookstore serve api`` as its own process (the command the image runs)."""
+def fresh_database(url: str, database: str) -> str:
+    """Drop and create ``database`` on the server of ``url``; return its URL."""
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    connection.close()
+    return url.rsplit("/", 1)[0] + f"/{database}"
+
+
+def _serve(app: str, env: dict, what: str):
+    """Start ``bookstore serve <app>`` on a free loopback port; return (base URL, process) once it listens."""
     port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bookstore_api.cli", "serve", app, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.terminate()
+            proc.wait(10)
+            raise RuntimeError(f"the {what} server did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", proc
+
+
+@contextmanager
+def api_server(database_url: str, redis_url: str, threads: int | None = 16, extra_env: dict | None = None):
+    """``bookstore serve api`` as its own process (the command the image runs).
+
+    ``threads=None`` keeps the product's own waitress thread and pool defaults.
+    """
     env = dict(
         os.environ,
         BOOKSTORE_DATABASE_URL=database_url,
         BOOKSTORE_REDIS_URL=redis_url,
         BOOKSTORE_LOG_LEVEL="WARNING",
-        BOOKSTORE_THREADS=str(threads),
-        BOOKSTORE_DB_POOL_SIZE=str(threads),
-        **(extra_env or {}),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bookstore_api.cli", "serve", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if threads is not None:
+        env.update(BOOKSTORE_THREADS=str(threads), BOOKSTORE_DB_POOL_SIZE=str(threads))
+    env.update(extra_env or {})
+    base, proc = _serve("api", env, "API")
     try:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", proc
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def web_server(api_url: str, redis_url: str, threads: int | None = None, extra_env: dict | None = None):
+    """``bookstore serve web`` (the storefront) as its own process, talking to ``api_url``.
+
+    ``threads=None`` keeps the product's own waitress thread default.
+    """
+    env = dict(
+        os.environ,
+        BOOKSTORE_API_URL=api_url,
+        BOOKSTORE_REDIS_URL=redis_url,
+        BOOKSTORE_SESSION_SECRET=secrets.token_urlsafe(32),
+        BOOKSTORE_LOG_LEVEL="WARNING",
+    )
+    if threads is not None:
+        env["BOOKSTORE_THREADS"] = str(threads)
+    env.update(extra_env or {})
+    base, proc = _serve("web", env, "storefront")
+    try:
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(10)
