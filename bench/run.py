@@ -1,0 +1,740 @@
+"""The benchmark suite: seeding, search latency and throughput through the real servers, in one run.
+
+1. Seeds a fresh database in stages (10k, then grown to 100k, then to 1,000,000 books)
+   and times each stage; at each size times 20 typical searches in-process (WebTest,
+   no network), uncached (the API's Redis keys deleted before every query) and cached.
+2. Serves the API (``bookstore serve api``) and the storefront (``bookstore serve web``,
+   when ``bookstore_web`` is installed) as their own processes on loopback and loads
+   each target with ``wrk`` for the same duration and concurrency, one after another:
+   ``/healthz`` (the ceiling, measured first and last), a book cached and uncached,
+   a mix of 20 searches, the storefront's ``/healthz``, home, catalogue and book pages.
+3. Checkout orders/s (32 buyers, 10 hot books) with the oversell check, on databases of
+   its own: one run with enough stock to measure the rate and, in the full run, one
+   short run that sells out (so the last copies are fought over).
+4. Peak RSS (VmHWM) of every server process.
+
+Prints a table with each figure, its ratio to the API's ``/healthz`` req/s and the
+targets of issue 7 (PASS/MISS is information only: the exit status is 0 unless the
+suite itself breaks), and writes everything to ``bench/results/<UTC timestamp>.json``.
+
+    .venv/bin/python bench/run.py            # the full run (1,000,000 books, ~10-15 min)
+    .venv/bin/python bench/run.py --quick    # ~2 min: 100k books, short loads
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import checkout  # noqa: E402
+from common import ROOT, api_server, fresh_database, rss_mb, services, web_server  # noqa: E402
+from search_latency import QUERIES, percentile  # noqa: E402
+
+WRK_SCRIPTS = BENCH / "wrk"
+RESULTS = BENCH / "results"
+
+PROFILES = {
+    "full": {
+        "stages": [10_000, 100_000, 1_000_000],
+        "wrk_seconds": 10,
+        "warmup_seconds": 2,
+        "uncached_rounds": 5,
+        "cached_rounds": 20,
+        "search_budget_seconds": 40,
+        "checkout_seconds": 15,
+        "checkout_stock": 1000,
+        "sellout_seconds": 5,
+    },
+    "quick": {
+        "stages": [10_000, 100_000],
+        "wrk_seconds": 4,
+        "warmup_seconds": 1,
+        "uncached_rounds": 3,
+        "cached_rounds": 10,
+        "search_budget_seconds": 8,
+        "checkout_seconds": 6,
+        "checkout_stock": 500,
+        "sellout_seconds": None,  # the sell-out run costs ~30 s of set-up
+    },
+}
+
+HOT_BOOKS = 16  # the "cached" book targets cycle through this many ids
+MILLION = 1_000_000
+
+TARGETS = {
+    "seed_seconds": 120.0,
+    "search_p99_uncached_ms": 50.0,
+    "search_p99_cached_ms": 5.0,
+    "search_p99_growth": 2.0,
+    "api_book_cached_ratio": 0.6,
+    "web_book_ratio": 0.35,
+    "checkout_orders_per_second": 150.0,
+    "rss_mb": 150.0,
+}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict:
+    def command(*args: str) -> str | None:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=10, cwd=ROOT).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or None,
+    )
+    mem = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal:")), None)
+    dirty = command("git", "status", "--porcelain", "--", "bookstore_api", "bookstore_web")
+    wrk_version = command("wrk", "--version") if shutil.which("wrk") else None
+    return {
+        "nproc": int(command("nproc") or os.cpu_count() or 0),
+        "loadavg_at_start": list(os.getloadavg()),
+        "cpu_model": cpu,
+        "mem_total_mb": round(int(mem) / 1024) if mem else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "wrk": wrk_version.splitlines()[0] if wrk_version else None,
+        "git_commit": command("git", "rev-parse", "HEAD"),
+        "uncommitted_app_changes": dirty.splitlines() if dirty else [],
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- seeding and search
+
+
+def seeding_engine(database_url: str):
+    """The engine ``bookstore seed`` uses, without its 15 s statement timeout (index rebuilds at 1M take longer)."""
+    from sqlalchemy import event
+
+    from bookstore_api.db import make_engine
+
+    engine = make_engine({"sqlalchemy.url": database_url}, application_name="bookstore seed")
+
+    @event.listens_for(engine, "connect")
+    def _no_statement_timeout(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
+        dbapi_connection.commit()
+
+    return engine
+
+
+def redis_client(redis_url: str):
+    import redis
+
+    return redis.Redis.from_url(redis_url, socket_timeout=5)
+
+
+def delete_prefix(client, prefix: str) -> int:
+    """Delete every Redis key under ``prefix`` (the benchmark's own prefixes only)."""
+    deleted = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            deleted += client.delete(*batch)
+            batch.clear()
+    if batch:
+        deleted += client.delete(*batch)
+    return deleted
+
+
+def summary(samples: list[float]) -> dict:
+    if not samples:
+        return {"n": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {
+        "n": len(samples),
+        "p50_ms": round(percentile(samples, 50), 2),
+        "p99_ms": round(percentile(samples, 99), 2),
+        "max_ms": round(max(samples), 2),
+    }
+
+
+def search_latency(database_url: str, redis_url: str, prefix: str, profile: dict) -> dict:
+    """20 typical searches through the WSGI app: uncached (cache keys deleted before each) and cached."""
+    import webtest
+
+    from bookstore_api import main as make_app
+
+    settings = {
+        "sqlalchemy.url": database_url,
+        "redis.url": redis_url,
+        "redis.prefix": prefix,
+        "bookstore.log_level": "WARNING",
+    }
+    client = redis_client(redis_url)
+    router = make_app({}, **settings)
+    app = webtest.TestApp(router)
+    statuses: Counter = Counter()
+
+    def timed(params: dict) -> float:
+        started = time.perf_counter()
+        response = app.get("/api/v1/books", params=params, expect_errors=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        statuses[response.status_int] += 1
+        return elapsed
+
+    def rounds(count: int, flush: bool) -> tuple[list[float], dict[str, list[float]]]:
+        samples: list[float] = []
+        per_query: dict[str, list[float]] = {}
+        deadline = time.monotonic() + profile["search_budget_seconds"]
+        for done in range(count):
+            if done >= 2 and time.monotonic() > deadline:
+                break
+            for params in QUERIES:
+                if flush:
+                    delete_prefix(client, prefix)
+                elapsed = timed(params)
+                samples.append(elapsed)
+                per_query.setdefault(urlencode(params), []).append(elapsed)
+        return samples, per_query
+
+    def slowest(per_query: dict[str, list[float]]) -> list:
+        medians = ((query, round(percentile(values, 50), 2)) for query, values in per_query.items())
+        return sorted(medians, key=lambda item: -item[1])[:5]
+
+    try:
+        for params in QUERIES:  # connections, imports, PostgreSQL's buffers
+            timed(params)
+        uncached, uncached_per_query = rounds(profile["uncached_rounds"], flush=True)
+        delete_prefix(client, prefix)
+        for params in QUERIES:  # fill the cache
+            timed(params)
+        cached, _ = rounds(profile["cached_rounds"], flush=False)
+        keys = sum(1 for _ in client.scan_iter(match=prefix + "*", count=1000))
+        delete_prefix(client, prefix)
+    finally:
+        registry = getattr(router, "registry", None)
+        engine = registry.get("dbengine") if registry is not None else None
+        if engine is not None:
+            engine.dispose()
+        client.close()
+    return {
+        "uncached": summary(uncached),
+        "cached": summary(cached),
+        "slowest_uncached": slowest(uncached_per_query),
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+        "redis_keys_after_cached_pass": keys,
+    }
+
+
+def seed_and_search(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
+    from bookstore_api.migrate import upgrade
+    from bookstore_api.seed import catalog_size, seed_catalog
+
+    started = time.monotonic()
+    upgrade(database_url)
+    results["migrate_seconds"] = round(time.monotonic() - started, 2)
+    engine = seeding_engine(database_url)
+    stages = results.setdefault("stages", [])
+    previous = 0
+    try:
+        for number, size in enumerate(profile["stages"], start=1):
+            add = size - previous
+            log(f"seeding {add:,} books (catalog {previous:,} -> {size:,})")
+            seeded = seed_catalog(engine, books=add, seed=number, progress=False)
+            previous = size
+            stage = {
+                "books": catalog_size(engine),
+                "added": add,
+                "seed_seconds": round(seeded.seconds, 2),
+                "seed_rate": round(seeded.rate),
+            }
+            stages.append(stage)
+            log(f"  {seeded.seconds:.1f} s ({seeded.rate:,.0f} books/s); timing searches at {stage['books']:,} books")
+            stage["search"] = search_latency(database_url, redis_url, f"bench-search-{os.getpid()}-{number}:", profile)
+            s = stage["search"]
+            log(
+                f"  search uncached p50 {s['uncached']['p50_ms']} ms p99 {s['uncached']['p99_ms']} ms; "
+                f"cached p50 {s['cached']['p50_ms']} ms p99 {s['cached']['p99_ms']} ms"
+            )
+    finally:
+        engine.dispose()
+    results["seed_total_seconds"] = round(sum(s["seed_seconds"] for s in stages), 2)
+    results["seed_final_books"] = stages[-1]["books"] if stages else 0
+
+
+# --------------------------------------------------------------------------- load through the servers
+
+
+def parse_wrk(output: str) -> dict:
+    def number(pattern: str, cast=float, default=None):
+        found = re.search(pattern, output)
+        return cast(found.group(1)) if found else default
+
+    def latency(label: str) -> float | None:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not found:
+            return None
+        value, unit = float(found.group(1)), found.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "requests": number(r"(\d+) requests in", int, 0),
+        "rps": number(r"Requests/sec:\s+([\d.]+)", float, 0.0),
+        "p50_ms": latency("50"),
+        "p90_ms": latency("90"),
+        "p99_ms": latency("99"),
+        "non_2xx_3xx": number(r"Non-2xx or 3xx responses: (\d+)", int, 0),
+        "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
+    }
+
+
+def run_wrk(base: str, seconds: float, connections: int, threads: int, script: str, args: list[str], cookie: str):
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    command += ["-s", str(WRK_SCRIPTS / script), base + "/", "--", *args]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()[-500:]}")
+    return parse_wrk(completed.stdout)
+
+
+def preflight(base: str, path: str, cookie: str) -> dict:
+    """One request, to record the status and the caching headers the code sends."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        started = time.perf_counter()
+        connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        connection.close()
+    return {
+        "path": path,
+        "status": response.status,
+        "bytes": len(body),
+        "ms": round(elapsed, 2),
+        "cache_control": response.getheader("Cache-Control"),
+        "etag": response.getheader("ETag"),
+        "content_type": response.getheader("Content-Type"),
+    }
+
+
+def session_cookie(base: str) -> str:
+    """The storefront's session cookie, so every wrk connection is a returning shopper."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("GET", "/books")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+def catalog_ids(database_url: str) -> tuple[int, int, list[int]]:
+    import psycopg2
+
+    with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM books")
+        low, high = cursor.fetchone()
+        step = max(1, (high - low) // HOT_BOOKS)
+        cursor.execute(
+            "SELECT id FROM books WHERE id = ANY(%s) ORDER BY id", ([low + i * step for i in range(HOT_BOOKS)],)
+        )
+        hot = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return low, high, hot or [low]
+
+
+def load_servers(database_url: str, redis_url: str, profile: dict, args: argparse.Namespace, results: dict) -> None:
+    low, high, hot = catalog_ids(database_url)
+    search_paths = ["/api/v1/books?" + urlencode(params) for params in QUERIES]
+    api_prefix = f"bench-api-{os.getpid()}:"
+    web_prefix = f"bench-web-{os.getpid()}:"
+    client = redis_client(redis_url)
+    load = results.setdefault("load", {})
+    results["load_settings"] = {
+        "generator": "wrk",
+        "threads": args.wrk_threads,
+        "connections": args.connections,
+        "seconds": profile["wrk_seconds"],
+        "warmup_seconds": profile["warmup_seconds"],
+        "hot_book_ids": hot,
+        "random_id_range": [low, high],
+        "server_threads": "product defaults (BOOKSTORE_THREADS, BOOKSTORE_DB_POOL_SIZE unset)",
+    }
+    try:
+        import bookstore_web  # noqa: F401
+
+        have_web = not args.no_web
+    except ImportError:
+        have_web = False
+        log("bookstore_web is not installed: no storefront figures")
+
+    with ExitStack() as stack:
+        api_url, api_proc = stack.enter_context(
+            api_server(database_url, redis_url, threads=None, extra_env={"BOOKSTORE_REDIS_PREFIX": api_prefix})
+        )
+        servers = {"api": api_proc}
+        web_url, cookie = None, ""
+        if have_web:
+            web_url, web_proc = stack.enter_context(
+                web_server(api_url, redis_url, extra_env={"BOOKSTORE_REDIS_PREFIX": web_prefix})
+            )
+            servers["web"] = web_proc
+            cookie = session_cookie(web_url)
+        book_paths = [f"/api/v1/books/{book_id}" for book_id in hot]
+        plan = [
+            ("api_healthz", api_url, "paths.lua", ["/healthz"], "", False),
+            ("api_book_cached", api_url, "paths.lua", book_paths, "", False),
+            ("api_book_uncached", api_url, "random_id.lua", ["/api/v1/books/", str(low), str(high)], "", True),
+            ("api_search_mix", api_url, "paths.lua", search_paths, "", False),
+        ]
+        if web_url:
+            plan += [
+                ("web_healthz", web_url, "paths.lua", ["/healthz"], cookie, False),
+                ("web_home", web_url, "paths.lua", ["/"], cookie, False),
+                ("web_catalog", web_url, "paths.lua", ["/books"], cookie, False),
+                ("web_book", web_url, "paths.lua", [f"/books/{book_id}" for book_id in hot], cookie, False),
+            ]
+        plan.append(("api_healthz_end", api_url, "paths.lua", ["/healthz"], "", False))
+        for name, base, script, script_args, cookie_header, uncached in plan:
+            first = script_args[0] if script == "paths.lua" else f"{script_args[0]}{(low + high) // 2}"
+            try:
+                check = preflight(base, first, cookie_header)
+                run_wrk(
+                    base, profile["warmup_seconds"], 4, 1, script, script_args, cookie_header
+                )  # warm: imports, templates, pools, caches
+                if uncached:
+                    delete_prefix(client, api_prefix)
+                result = run_wrk(
+                    base,
+                    profile["wrk_seconds"],
+                    args.connections,
+                    args.wrk_threads,
+                    script,
+                    script_args,
+                    cookie_header,
+                )
+            except Exception as exc:
+                log(f"{name}: failed: {exc}")
+                results.setdefault("errors", []).append({"phase": f"load {name}", "error": repr(exc)})
+                continue
+            result["preflight"] = check
+            load[name] = result
+            log(
+                f"{name:<18} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms"
+                f"  status {check['status']}  errors {result['non_2xx_3xx'] + result['socket_errors']}"
+            )
+            time.sleep(0.5)
+        results["rss_mb"] = {name: round(rss_mb(proc.pid), 1) for name, proc in servers.items()}
+    delete_prefix(client, api_prefix)
+    delete_prefix(client, web_prefix)
+    client.close()
+
+
+def checkout_runs(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
+    """Checkout on databases of its own (the oversell check reads every book's stock)."""
+    runs = {"checkout": ("bench_checkout", profile["checkout_seconds"], profile["checkout_stock"])}
+    if profile["sellout_seconds"]:
+        runs["checkout_sellout"] = ("bench_checkout_sellout", profile["sellout_seconds"], 20)
+    for name, (database, seconds, stock) in runs.items():
+        log(f"{name}: 32 buyers, 10 hot books, {stock} copies each, {seconds} s")
+        previous = os.environ.get("BOOKSTORE_REDIS_PREFIX")
+        os.environ["BOOKSTORE_REDIS_PREFIX"] = f"bench-{name}-{os.getpid()}:"
+        try:
+            url = fresh_database(database_url, database)
+            result = checkout.run(url, redis_url, buyers=32, seconds=seconds, stock=stock, processes=2)
+        except Exception as exc:
+            log(f"{name}: failed: {exc}")
+            results.setdefault("errors", []).append({"phase": name, "error": repr(exc)})
+            continue
+        finally:
+            if previous is None:
+                os.environ.pop("BOOKSTORE_REDIS_PREFIX", None)
+            else:
+                os.environ["BOOKSTORE_REDIS_PREFIX"] = previous
+            client = redis_client(redis_url)
+            delete_prefix(client, f"bench-{name}-{os.getpid()}:")
+            client.close()
+        results[name] = result
+        log(
+            f"  {result['orders_per_second']} orders/s, {result['orders']} orders, {result['sold_out_answers']} sold out,"
+            f" {result['errors']} errors, {result['oversold_books']} oversold books"
+        )
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def verdict(ok: bool | None) -> str:
+    return "-" if ok is None else "PASS" if ok else "MISS"
+
+
+def table_rows(results: dict) -> list[dict]:
+    rows: list[dict] = []
+    load = results.get("load", {})
+    ceilings = [load[k]["rps"] for k in ("api_healthz", "api_healthz_end") if k in load and load[k]["rps"]]
+    ceiling = sum(ceilings) / len(ceilings) if ceilings else None
+    results["healthz_ceiling_rps"] = round(ceiling, 1) if ceiling else None
+    stages = results.get("stages", [])
+    at_million = bool(stages) and stages[-1]["books"] >= MILLION
+
+    def add(figure, value, unit="", ratio=None, target="", ok=None, note=""):
+        rows.append(
+            {"figure": figure, "value": value, "unit": unit, "ratio": ratio, "target": target, "status": verdict(ok)}
+            | ({"note": note} if note else {})
+        )
+
+    if stages:
+        final = stages[-1]["books"]
+        total = results.get("seed_total_seconds")
+        parts = " + ".join(f"{stage['added']:,}" for stage in stages)
+        add(
+            f"seed to {final:,} books ({parts})",
+            total,
+            "s",
+            target="<= 120 s at 1M",
+            ok=(total <= TARGETS["seed_seconds"]) if at_million else None,
+        )
+        for stage in stages:
+            add(f"  stage +{stage['added']:,}", stage["seed_seconds"], "s", note=f"{stage['seed_rate']:,} books/s")
+        for stage in stages:
+            search = stage.get("search")
+            if not search:
+                continue
+            last = stage is stages[-1] and at_million
+            for mode, limit in (("uncached", "search_p99_uncached_ms"), ("cached", "search_p99_cached_ms")):
+                figure = search[mode]
+                p99 = figure["p99_ms"]
+                bad = {k: v for k, v in search["statuses"].items() if k != "200"}
+                add(
+                    f"search {stage['books']:,} {mode} p50 / p99",
+                    f"{figure['p50_ms']} / {p99}",
+                    "ms",
+                    target=f"p99 <= {TARGETS[limit]:g} ms" if last else "",
+                    ok=(p99 is not None and p99 <= TARGETS[limit]) if last else None,
+                    note=f"non-200: {bad}" if bad else "",
+                )
+        if len(stages) >= 2:
+            first, last_stage = stages[0].get("search"), stages[-1].get("search")
+            if first and last_stage:
+                for mode in ("uncached", "cached"):
+                    a, b = first[mode]["p99_ms"], last_stage[mode]["p99_ms"]
+                    growth = round(b / a, 2) if a and b else None
+                    results.setdefault("search_p99_growth", {})[mode] = growth
+                    add(
+                        f"search p99 growth {stages[0]['books']:,} -> {stages[-1]['books']:,} {mode}",
+                        growth,
+                        "x",
+                        target="<= 2x (10k -> 1M)",
+                        ok=(growth is not None and growth <= TARGETS["search_p99_growth"]) if at_million else None,
+                    )
+
+    labels = {
+        "api_healthz": "API /healthz (ceiling, first)",
+        "api_book_cached": f"API GET /books/{{id}} cached ({HOT_BOOKS} ids)",
+        "api_book_uncached": "API GET /books/{id} uncached (random id)",
+        "api_search_mix": "API search mix (20 queries)",
+        "web_healthz": "storefront /healthz",
+        "web_home": "storefront home /",
+        "web_catalog": "storefront catalogue /books",
+        "web_book": f"storefront book /books/{{id}} ({HOT_BOOKS} ids)",
+        "api_healthz_end": "API /healthz (ceiling, last)",
+    }
+    ratio_targets = {"api_book_cached": TARGETS["api_book_cached_ratio"], "web_book": TARGETS["web_book_ratio"]}
+    for key, label in labels.items():
+        if key not in load:
+            continue
+        result = load[key]
+        ratio = round(result["rps"] / ceiling, 2) if ceiling else None
+        errors = result["non_2xx_3xx"] + result["socket_errors"]
+        status = result["preflight"]["status"]
+        notes = [f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"]
+        if errors:
+            notes.append(f"{errors} errors")
+        if status != 200:
+            notes.append(f"HTTP {status}")
+        limit = ratio_targets.get(key)
+        add(
+            label,
+            round(result["rps"]),
+            "req/s",
+            ratio,
+            target=f">= {limit:g} x healthz" if limit else "",
+            ok=(ratio is not None and ratio >= limit and not errors and status == 200) if limit else None,
+            note="; ".join(notes),
+        )
+
+    for name in ("checkout", "checkout_sellout"):
+        result = results.get(name)
+        if not result:
+            continue
+        rate = result["orders_per_second"]
+        main = name == "checkout"
+        add(
+            "checkout orders/s" if main else "checkout sell-out run orders/s",
+            rate,
+            "orders/s",
+            round(rate / ceiling, 3) if ceiling else None,
+            target=">= 150, 0 oversold" if main else "0 oversold",
+            ok=(rate >= TARGETS["checkout_orders_per_second"] if main else True)
+            and result["oversold_books"] == 0
+            and result["errors"] == 0,
+            note=(
+                f"{result['orders']} orders, {result['sold_out_answers']} sold out, {result['errors']} errors, "
+                f"{result['oversold_books']} oversold books, p99 {result['p99_ms']} ms"
+            ),
+        )
+
+    rss = dict(results.get("rss_mb", {}))
+    for name in ("checkout", "checkout_sellout"):
+        if results.get(name):
+            rss[f"api ({name.replace('_', ' ')})"] = results[name]["api_peak_rss_mb"]
+    for name, value in rss.items():
+        add(f"peak RSS {name} server", value, "MB", target="<= 150 MB", ok=value <= TARGETS["rss_mb"])
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    headers = ("figure", "value", "x healthz", "target", "", "notes")
+    cells = [
+        (
+            row["figure"],
+            f"{row['value']} {row['unit']}".strip() if row["value"] is not None else "-",
+            f"{row['ratio']:.2f}" if row["ratio"] is not None else "",
+            row["target"],
+            row["status"] if row["status"] != "-" else "",
+            row.get("note", ""),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(c[i])) for c in [headers, *cells]) for i in range(len(headers))]
+    line = "  ".join(f"{{:>{w}}}" if i in (1, 2) else f"{{:<{w}}}" for i, w in enumerate(widths))
+    print()
+    print(line.format(*headers).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for cell in cells:
+        print(line.format(*cell).rstrip())
+    print()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k books and short loads (~2 minutes)")
+    parser.add_argument("--stages", help="catalog sizes to seed and search, comma-separated (default 10k,100k,1M)")
+    parser.add_argument("--seconds", type=float, help="wrk duration per target")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--no-web", action="store_true", help="skip the storefront")
+    parser.add_argument("--output", help="results file (default bench/results/<UTC timestamp>.json)")
+    args = parser.parse_args()
+
+    profile = dict(PROFILES["quick" if args.quick else "full"])
+    if args.stages:
+        profile["stages"] = sorted(int(size.replace("_", "")) for size in args.stages.split(","))
+    if args.seconds:
+        profile["wrk_seconds"] = args.seconds
+    if not shutil.which("wrk"):
+        print("wrk is not installed (make bootstrap installs it)", file=sys.stderr)
+        return 2
+
+    stamp = dt.datetime.now(dt.UTC)
+    output = Path(args.output) if args.output else RESULTS / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
+    started = time.monotonic()
+    results: dict = {
+        "started_at": stamp.isoformat(timespec="seconds"),
+        "profile": "quick" if args.quick else "full",
+        "settings": profile,
+        "machine": machine_info(),
+        "targets": TARGETS,
+    }
+    log(f"bench: {results['profile']} run, load average {results['machine']['loadavg_at_start']}")
+
+    def phase(name: str, function, *call_args) -> None:
+        phase_started = time.monotonic()
+        try:
+            function(*call_args)
+        except Exception as exc:
+            log(f"{name} failed: {exc!r}")
+            results.setdefault("errors", []).append(
+                {"phase": name, "error": repr(exc), "trace": traceback.format_exc()}
+            )
+        results.setdefault("phase_seconds", {})[name] = round(time.monotonic() - phase_started, 1)
+
+    with services("bench") as (database_url, redis_url):
+        phase("seed and search", seed_and_search, database_url, redis_url, profile, results)
+        if results.get("stages"):
+            phase("load", load_servers, database_url, redis_url, profile, args, results)
+        phase("checkout", checkout_runs, database_url, redis_url, profile, results)
+
+    results["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    results["table"] = table_rows(results)
+    results["duration_seconds"] = round(time.monotonic() - started, 1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+
+    machine = results["machine"]
+    print(
+        f"\n{results['profile']} run: {machine['nproc']} cores, load average {machine['loadavg_at_start'][0]:.2f} at start,"
+        f" {machine['loadavg_at_end'][0]:.2f} at end; wrk -t{args.wrk_threads} -c{args.connections}"
+        f" -d{profile['wrk_seconds']:g}s per target; ceiling = mean of the two API /healthz runs"
+    )
+    print_table(results["table"])
+    for error in results.get("errors", []):
+        print(f"error in {error['phase']}: {error['error']}")
+    print(
+        f"took {results['duration_seconds']:.0f} s; results in {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
