@@ -201,6 +201,9 @@ def validated_view(view, info):
     return wrapper
 
 
+validated_view.options = ("openapi",)
+
+
 def includeme(config: Configurator) -> None:
     from . import OPENAPI_SPEC
 

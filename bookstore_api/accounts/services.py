@@ -42,9 +42,16 @@ def hash_token(token: str) -> bytes:
 class PasswordService:
     """argon2id hashing with a dummy verification for unknown accounts (no timing oracle)."""
 
-    def __init__(self, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4):
+    def __init__(self, time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1):
+        # OWASP's argon2id baseline (19 MiB, 2 passes): each concurrent log-in costs 19 MiB.
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+        self._dummy_hash: str | None = None
+
+    @property
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        return self._dummy_hash
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -213,9 +220,9 @@ class LoginRateLimiter:
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     passwords = PasswordService(
-        time_cost=int(settings.get("argon2.time_cost", 3)),
-        memory_cost=int(settings.get("argon2.memory_cost", 65536)),
-        parallelism=int(settings.get("argon2.parallelism", 4)),
+        time_cost=int(settings.get("argon2.time_cost", 2)),
+        memory_cost=int(settings.get("argon2.memory_cost", 19456)),
+        parallelism=int(settings.get("argon2.parallelism", 1)),
     )
     config.register_service(passwords, PasswordService)
     config.register_service_factory(lambda context, request: UserService(request.dbsession, passwords), UserService)

@@ -96,3 +96,22 @@ def test_openapi_spec_is_served_and_covers_the_routes(testapp):
         "/genres",
     ):
         assert path in spec["paths"], path
+
+
+@pytest.mark.needs_db
+def test_production_configuration_serves_the_same_contract(migrated):
+    """Production skips the response checker; routes, spec, validation and errors are the same."""
+    import webtest
+
+    from bookstore_api import main
+    from tests.conftest import app_settings_for
+
+    app = webtest.TestApp(
+        main({}, **app_settings_for(migrated, **{"pyramid_openapi3.enable_response_validation": "false"}))
+    )
+    assert app.get("/api/v1/openapi.yaml").text.startswith("openapi: 3.")
+    assert app.get("/api/v1/books").json["page"] == 1
+    assert app.get("/api/v1/books", params={"per_page": "500"}, status=400).json["error"]["details"]["fields"]
+    assert app.put_json("/api/v1/genres", {}, status=405).headers["Allow"]
+    assert app.post_json("/api/v1/users", {"email": 5}, status=400).json["error"]["code"] == "invalid_input"
+    assert app.get("/api/v1/nowhere", status=404).json["error"]["code"] == "not_found"
