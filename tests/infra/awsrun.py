@@ -12,8 +12,8 @@ import json
 import os
 import re
 import socket
-import sys
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass

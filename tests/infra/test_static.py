@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -55,3 +57,23 @@ def test_deploy_is_serial_and_stops_at_the_first_failure():
     assert rollout["serial"] == 1
     assert rollout["max_fail_percentage"] == 0
     assert plays[0]["ansible.builtin.import_playbook"] == "migrate.yml", "migrations run before the rollout"
+
+
+def test_host_templates_render(tmp_path):
+    """daemon.json sends container logs to CloudWatch; user data is cloud-config."""
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"render_dir={tmp_path}",
+         str(REPO_ROOT / "tests" / "infra" / "render_templates.yml")],
+        cwd=REPO_ROOT, env=base_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    daemon = json.loads((tmp_path / "daemon.json").read_text())
+    assert daemon["log-driver"] == "awslogs"
+    assert daemon["log-opts"] == {
+        "awslogs-region": "us-east-1", "awslogs-group": "/bookstore/production", "tag": "{{.Name}}",
+    }
+    assert daemon["live-restore"] is True and daemon["no-new-privileges"] is True
+    user_data = (tmp_path / "user-data.yml").read_text()
+    assert user_data.startswith("#cloud-config\n")
+    assert ["systemctl", "enable", "--now", "amazon-ssm-agent"] in yaml.safe_load(user_data)["runcmd"]

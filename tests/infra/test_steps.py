@@ -228,7 +228,7 @@ class ReadyzServers:
     @staticmethod
     def _handler(failing: set[int]):
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
+            def do_GET(self):
                 status = 503 if self.server.server_port in failing else 200
                 self.send_response(status)
                 self.end_headers()
@@ -319,6 +319,18 @@ class TestStep2LoadBalanced:
         params = awscheck.parameters(staging, "/bookstore/staging")
         assert params["database_host"]["Value"] == data["PrivateIpAddress"]
         assert params["redis_tls"]["Value"] == "false"
+
+    def test_deploy_in_check_mode_changes_nothing(self, staging, app_hosts):
+        before = registered(staging)
+        run = run_playbook(
+            staging, "deploy.yml", [inventory("staging"), app_hosts["inventory"]],
+            {"app_deploy_image_tag": "3f2c1e9"}, ["--check", "--limit", "app-1", "--skip-tags", "app_containers"],
+        )
+        record("staging", "deploy --check", run)
+        assert run.returncode == 0, run.output[-6000:]
+        assert registered(staging) == before
+        for host in app_hosts["hosts"].values():
+            assert not Path(host["app_deploy_config_dir"]).exists()
 
     def test_deploy_refuses_a_moving_tag_before_touching_the_load_balancer(self, staging, app_hosts):
         before = registered(staging)
