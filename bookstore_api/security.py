@@ -7,6 +7,7 @@ signed-in user), ``staff`` (staff or admin) and ``admin``.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from pyramid.config import Configurator
@@ -32,6 +33,29 @@ ROLE_GRANTS = {
     "staff": {"authenticated", "staff"},
     "admin": {"authenticated", "staff", "admin"},
 }
+
+
+def client_address(request: Request) -> str:
+    """The shopper's address: the peer, or, when the peer is a trusted proxy (the load
+    balancer, the storefront), the right-most untrusted address in X-Forwarded-For.
+    Entries a client wrote itself sit further left and are never believed."""
+    trusted = request.registry["bookstore.trusted_proxies"]
+    peer = request.remote_addr or "unknown"
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -72,3 +96,7 @@ class TokenSecurityPolicy:
 
 def includeme(config: Configurator) -> None:
     config.set_security_policy(TokenSecurityPolicy())
+    proxies = str(config.get_settings().get("bookstore.trusted_proxies", ""))
+    config.registry["bookstore.trusted_proxies"] = [
+        ipaddress.ip_network(entry.strip(), strict=False) for entry in proxies.split(",") if entry.strip()
+    ]

@@ -26,6 +26,7 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_LOG_LEVEL": ("bookstore.log_level", str),
     "BOOKSTORE_LOG_FORMAT": ("bookstore.log_format", str),
     "BOOKSTORE_OPENAPI_VALIDATE_RESPONSES": ("pyramid_openapi3.enable_response_validation", str),
+    "BOOKSTORE_TRUSTED_PROXIES": ("bookstore.trusted_proxies", str),
     "BOOKSTORE_SHIPPING_FLAT_RATE": ("bookstore.shipping_flat_rate", str),
     "BOOKSTORE_FREE_SHIPPING_FROM": ("bookstore.free_shipping_from", str),
     "BOOKSTORE_SMTP_URL": ("bookstore.smtp_url", str),
@@ -47,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.log_format": "json",
     "pyramid_openapi3.enable_response_validation": "false",
     "bookstore.shipping_flat_rate": "4.99",
+    # proxies whose X-Forwarded-For is believed (the load balancer and the storefront)
+    "bookstore.trusted_proxies": "127.0.0.0/8,::1/128",
     "bookstore.free_shipping_from": "50.00",
     "bookstore.mail_from": "Bookstore <orders@bookstore.test>",
 }

@@ -7,6 +7,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..errors import APIError
+from ..security import client_address
 from .schemas import parse_registration, user_out
 from .services import LoginRateLimiter, TokenService, UserService
 
@@ -24,7 +25,7 @@ def register(request: Request) -> dict:
 def log_in(request: Request) -> dict:
     body = request.validated.body
     email, password = str(body["email"]).strip().lower(), body["password"]
-    address = request.client_addr or "unknown"
+    address = client_address(request)
     limiter = request.find_service(LoginRateLimiter)
     wait = limiter.retry_after(email, address)
     if wait is not None:

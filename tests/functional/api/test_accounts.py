@@ -146,3 +146,55 @@ def test_tokens_are_served_from_redis_after_first_use(testapp, api_app):
     key = store.key("tok", hashlib.sha256(client.token.encode()).hexdigest())
     assert store.client.get(key) is not None
     assert 0 < store.client.ttl(key) <= 300
+
+
+def test_address_limit_follows_the_shopper_behind_trusted_proxies(testapp):
+    """The storefront calls the API for every shopper: the limit must count shoppers, not it."""
+    client = Client(testapp)
+    for i in range(50):
+        client.post(
+            "/auth/tokens",
+            {"email": f"spray-{i}@example.com", "password": "guess guess"},
+            status=401,
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    limited = client.post(
+        "/auth/tokens",
+        {"email": "x@example.com", "password": "guess guess"},
+        status=429,
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert limited.json["error"]["code"] == "rate_limited"
+    # another shopper behind the same storefront is not locked out
+    client.post(
+        "/auth/tokens",
+        {"email": "x@example.com", "password": "guess guess"},
+        status=401,
+        headers={"X-Forwarded-For": "198.51.100.9"},
+    )
+    # a forged left-most entry does not help the attacker
+    client.post(
+        "/auth/tokens",
+        {"email": "x@example.com", "password": "guess guess"},
+        status=429,
+        headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.7"},
+    )
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(testapp):
+    untrusted = {"REMOTE_ADDR": "192.0.2.50"}
+    for i in range(50):
+        testapp.post_json(
+            "/api/v1/auth/tokens",
+            {"email": f"z-{i}@example.com", "password": "guess guess"},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            extra_environ=untrusted,
+            status=401,
+        )
+    testapp.post_json(
+        "/api/v1/auth/tokens",
+        {"email": "z@example.com", "password": "guess guess"},
+        headers={"X-Forwarded-For": "203.0.113.200"},
+        extra_environ=untrusted,
+        status=429,
+    )
