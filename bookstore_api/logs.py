@@ -1,4 +1,4 @@
-"""JSON-lines logging with the request id of the request being served."""
+"""JSON-lines logging with the request id of the request being served (both apps)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "json", quiet: tuple[str, ...] = ("alembic", "httpx")) -> None:
     """Route the root logger to stderr as JSON lines (or plain text with fmt='text')."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -48,4 +48,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("waitress.queue").setLevel("ERROR")
-    logging.getLogger("alembic").setLevel("WARNING")
+    for name in quiet:
+        logging.getLogger(name).setLevel("WARNING")

@@ -54,28 +54,39 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.mail_from": "Bookstore <orders@bookstore.test>",
 }
 
-INT_KEYS = {key for key, conv in ENVIRON_SETTINGS.values() if conv is int}
 
-
-def settings_from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the settings named by ``BOOKSTORE_*`` variables present in ``environ``."""
+def settings_from_environ(
+    environ: Mapping[str, str] | None = None, table: Mapping[str, tuple[str, Any]] = ENVIRON_SETTINGS
+) -> dict[str, Any]:
+    """Return the settings named by the ``BOOKSTORE_*`` variables of ``table`` present in ``environ``."""
     environ = os.environ if environ is None else environ
     found: dict[str, Any] = {}
-    for name, (key, convert) in ENVIRON_SETTINGS.items():
+    for name, (key, convert) in table.items():
         value = environ.get(name)
         if value not in (None, ""):
             found[key] = convert(value)
     return found
 
 
-def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Defaults, overlaid by the ini file, overlaid by the environment."""
-    settings: dict[str, Any] = dict(DEFAULTS)
+def layered_settings(
+    table: Mapping[str, tuple[str, Any]],
+    defaults: Mapping[str, Any],
+    ini_settings: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Defaults, overlaid by the ini file, overlaid by the environment; typed as ``table`` says."""
+    settings: dict[str, Any] = dict(defaults)
     settings.update(ini_settings)
-    settings.update(settings_from_environ(environ))
-    for key in INT_KEYS:
-        if key in settings:
-            settings[key] = int(settings[key])
+    settings.update(settings_from_environ(environ, table))
+    for key, convert in table.values():
+        if convert is not str and settings.get(key) is not None:
+            settings[key] = convert(settings[key])
+    return settings
+
+
+def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The API's settings: defaults, the ini file, then the environment."""
+    settings = layered_settings(ENVIRON_SETTINGS, DEFAULTS, ini_settings, environ)
     if not settings.get("sqlalchemy.url"):
         raise ValueError("No database configured: set BOOKSTORE_DATABASE_URL or sqlalchemy.url")
     settings["bookstore.currency"] = str(settings["bookstore.currency"]).upper()

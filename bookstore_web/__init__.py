@@ -13,7 +13,8 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.tweens import EXCVIEW, INGRESS
 
-from .logs import configure_logging
+from bookstore_api.logs import configure_logging
+
 from .settings import build_settings
 from .views.errors import LastResort
 
@@ -34,7 +35,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
         config.include(".views.cart")
         config.include(".views.orders")
         config.include(".views.staff")
-        config.add_tween("bookstore_web.tweens.request_id_tween", under=INGRESS)
+        config.add_tween("bookstore_api.tweens.request_id_tween", under=INGRESS)
         config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)
         config.scan(".views")
     return LastResort(config.make_wsgi_app())

@@ -9,9 +9,10 @@ development secret is derived so ``bookstore serve web`` works with no setup.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from typing import Any
+
+from bookstore_api.settings import layered_settings
 
 #: environment variable -> (settings key, converter)
 ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
@@ -46,24 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.log_format": "json",
 }
 
-_CONVERTERS: dict[str, Any] = {key: convert for key, convert in ENVIRON_SETTINGS.values() if convert is not str}
-
 MIN_SECRET_LENGTH = 32
 
 
 class ConfigurationError(RuntimeError):
     """The storefront cannot start with these settings."""
-
-
-def settings_from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the settings named by ``BOOKSTORE_*`` variables present in ``environ``."""
-    environ = os.environ if environ is None else environ
-    found: dict[str, Any] = {}
-    for name, (key, convert) in ENVIRON_SETTINGS.items():
-        value = environ.get(name)
-        if value not in (None, ""):
-            found[key] = convert(value)
-    return found
 
 
 def as_bool(value: Any) -> bool:
@@ -72,12 +60,7 @@ def as_bool(value: Any) -> bool:
 
 def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Defaults, overlaid by the ini file, overlaid by the environment, then checked."""
-    settings: dict[str, Any] = dict(DEFAULTS)
-    settings.update(ini_settings)
-    settings.update(settings_from_environ(environ))
-    for key, convert in _CONVERTERS.items():
-        if key in settings and settings[key] is not None:
-            settings[key] = convert(settings[key])
+    settings = layered_settings(ENVIRON_SETTINGS, DEFAULTS, ini_settings, environ)
     production = settings["bookstore.env"] == "production"
     settings["web.production"] = production
     settings["web.api_url"] = str(settings["web.api_url"]).rstrip("/")

@@ -1,7 +1,7 @@
 """Response headers every storefront page gets, and the request id.
 
-* ``X-Request-ID``: the load balancer's (when sane) or a new one; forwarded to
-  the API by the client so one id follows a click through both apps' logs.
+* ``X-Request-ID`` comes from ``bookstore_api.tweens.request_id_tween`` (shared by
+  both apps); the API client forwards it so one id follows a click through both logs.
 * Security headers: a Content-Security-Policy with no inline script or style,
   ``nosniff``, a Referrer-Policy, ``frame-ancestors 'none'`` (and the older
   ``X-Frame-Options``), and HSTS in production.
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-import uuid
 from collections.abc import Callable
 
 from pyramid.registry import Registry
@@ -50,34 +48,6 @@ SECURITY_HEADERS = {
 }
 
 Handler = Callable[[Request], Response]
-
-
-def request_id_tween(handler: Handler, registry: Registry) -> Handler:
-    from .logs import request_id_var
-
-    def tween(request: Request) -> Response:
-        sent = request.headers.get("X-Request-ID", "")
-        request.request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
-        token = request_id_var.set(request.request_id)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = handler(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request.request_id
-            return response
-        finally:
-            if access_log.isEnabledFor(logging.INFO) and request.path_info != "/healthz":
-                access_log.info(
-                    "%s %s %s",
-                    request.method,
-                    request.path_info,
-                    status,
-                    extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
-                )
-            request_id_var.reset(token)
-
-    return tween
 
 
 def security_headers_tween(handler: Handler, registry: Registry) -> Handler:
