@@ -53,6 +53,7 @@ bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes benc
 requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file ../requirements.txt app.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file dev.txt dev.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header -c ../requirements.txt -c dev.txt --output-file infra.txt infra.in
 
 clean: ## Remove local data, caches and the virtualenv
 	rm -rf var .pytest_cache .ruff_cache $(VENV)

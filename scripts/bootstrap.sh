@@ -11,7 +11,7 @@ STAMP="$VENV/.bootstrap-stamp"
 
 ./scripts/system-deps.sh
 
-want=$(cat requirements.txt requirements/dev.txt requirements/*.in setup.py 2>/dev/null | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements/*.txt requirements/*.in setup.py 2>/dev/null | sha256sum | cut -d" " -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/bookstore" ]; then
   exit 0
 fi
