@@ -20,9 +20,6 @@ from pathlib import Path
 from .devservers import EmbeddedPostgres, EmbeddedRedis, port_open
 from .settings import build_settings, dev_settings
 
-EMBEDDED_PG_PORT = 54329
-EMBEDDED_REDIS_PORT = 63799
-
 
 def _say(message: str) -> None:
     print(f"[bookstore] {message}", flush=True)
@@ -49,13 +46,13 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
     try:
         database_url = dev["database_url"]
         if not database_url:
-            pg = EmbeddedPostgres(var / "postgres", EMBEDDED_PG_PORT)
+            pg = EmbeddedPostgres(var / "postgres", dev["embedded_postgres_port"])
             _say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
             managed.append(pg.start())
             database_url = _ensure_database(pg.url, "bookstore")
         redis_url = dev["redis_url"]
         if not redis_url:
-            rd = EmbeddedRedis(var / "redis", EMBEDDED_REDIS_PORT)
+            rd = EmbeddedRedis(var / "redis", dev["embedded_redis_port"])
             _say(f"starting Redis on 127.0.0.1:{rd.port}")
             managed.append(rd.start())
             redis_url = rd.url

@@ -120,6 +120,8 @@ def dev_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "redis_url": environ.get("BOOKSTORE_REDIS_URL") or None,
         "api_port": int(environ.get("BOOKSTORE_API_PORT", "6543")),
         "web_port": int(environ.get("BOOKSTORE_WEB_PORT", "6544")),
+        "embedded_postgres_port": int(environ.get("BOOKSTORE_EMBEDDED_POSTGRES_PORT", "54329")),
+        "embedded_redis_port": int(environ.get("BOOKSTORE_EMBEDDED_REDIS_PORT", "63799")),
         "staff_email": environ.get("BOOKSTORE_DEMO_STAFF_EMAIL", "staff@bookstore.test"),
         "staff_password": environ.get("BOOKSTORE_DEMO_STAFF_PASSWORD", "staff-demo-password"),
         "customer_email": environ.get("BOOKSTORE_DEMO_CUSTOMER_EMAIL", "customer@bookstore.test"),
