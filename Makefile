@@ -13,7 +13,8 @@ help: ## Show this help
 bootstrap: ## Create .venv and install pinned dependencies (idempotent)
 	@./scripts/bootstrap.sh
 
-run: bootstrap ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
+run: ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
+	@./scripts/bootstrap.sh run
 	@$(VENV)/bin/bookstore run
 
 stack: bootstrap ## Local AWS-like topology: HAProxy on :8080 over 2 API and 2 web processes
