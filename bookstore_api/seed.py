@@ -699,6 +699,7 @@ def _parallel(engine: Engine, jobs: list[Callable]) -> None:
         try:
             cursor = raw.cursor()
             cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SET statement_timeout = 0")  # index builds on a big catalog take long
             cursor.execute("SET maintenance_work_mem = '256MB'")
             cursor.execute("SET bookstore.bulk_load = 'on'")
             job(cursor)
@@ -739,6 +740,7 @@ def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD
         cursor = raw.cursor()
         cursor.execute("SELECT pg_advisory_lock(7363)")  # one seeder at a time
         cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET statement_timeout = 0")
         cursor.execute("SET bookstore.bulk_load = 'on'")
 
         for slug, name in GENRES:

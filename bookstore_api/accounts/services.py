@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..redisconn import RedisStore
 from ..security import Identity
 from .models import ROLES, AuthToken, User
 
+HASHES_AT_ONCE = 2
 #: cache entries are short-lived so a revocation missed while Redis was away expires soon
 TOKEN_CACHE_SECONDS = 300
 
@@ -46,6 +48,9 @@ class PasswordService:
         # OWASP's argon2id baseline (19 MiB, 2 passes): each concurrent log-in costs 19 MiB.
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
         self._dummy_hash: str | None = None
+        # Hashing is CPU-bound and needs memory_cost per call: a couple at a time per
+        # process keeps memory flat under a log-in storm and costs no throughput.
+        self._slots = threading.BoundedSemaphore(HASHES_AT_ONCE)
 
     @property
     def _dummy(self) -> str:
@@ -54,11 +59,14 @@ class PasswordService:
         return self._dummy_hash
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        with self._slots:
+            return self.hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        reference = password_hash or self._dummy
         try:
-            return self.hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+            with self._slots:
+                return self.hasher.verify(reference, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
