@@ -64,6 +64,7 @@ def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     settings["tm.manager_hook"] = _thread_transaction_manager
     settings.setdefault("retry.attempts", 3)
+    settings.setdefault("tm.annotate_user", "false")  # no identity lookup just to label a transaction
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 

@@ -47,14 +47,16 @@ def cacheable_json(request: Request, body: bytes, max_age: int = 0) -> Response:
     ``max_age`` 0 means "revalidate every time", right for anything showing
     stock); requests with credentials are ``private``.
     """
-    etag = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+    etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest() + '"'
     private = "Authorization" in request.headers
-    response = Response(status=200, content_type="application/json", charset=None)
-    response.etag = etag
-    response.cache_control = f"private, max-age={max_age}" if private else f"public, max-age={max_age}, must-revalidate"
-    response.vary = ("Authorization", "Accept-Encoding")
-    if etag in request.if_none_match:
-        response.status = 304
-        return response
-    response.body = body
-    return response
+    cache_control = f"private, max-age={max_age}" if private else f"public, max-age={max_age}, must-revalidate"
+    headers = [
+        ("Content-Type", "application/json"),
+        ("ETag", etag),
+        ("Cache-Control", cache_control),
+        ("Vary", "Authorization, Accept-Encoding"),
+    ]
+    sent = request.headers.get("If-None-Match")
+    if sent and (sent == etag or etag in (tag.strip() for tag in sent.split(","))):
+        return Response(status=304, headerlist=headers[1:])
+    return Response(body=body, headerlist=headers)

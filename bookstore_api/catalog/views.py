@@ -75,18 +75,18 @@ def _render_books(service: CatalogService, ids: list[int]) -> dict[int, bytes]:
 @view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
 def list_books(request: Request):
     query = book_query_from(request.validated.query)
-    service = request.find_service(CatalogService)
     if _is_staff(request):
+        service = request.find_service(CatalogService)
         return service.search_books(query).as_dict(lambda book: book_out(book, staff=True))
     cache: CatalogCache = request.registry["catalog_cache"]
 
     def build_ids() -> bytes:
-        ids = service.search_ids(query)
+        ids = request.find_service(CatalogService).search_ids(query)
         return dumps({"ids": ids.ids, "total": ids.total, "capped": ids.total_capped})
 
     ttl = VOLATILE_LIST_TTL if query.sort in ("bestselling", "rating") else LIST_TTL
     found = orjson.loads(cache.catalog_entry("books", asdict(query), build_ids, ttl))
-    items = cache.books_json(found["ids"], lambda ids: _render_books(service, ids))
+    items = cache.books_json(found["ids"], lambda ids: _render_books(request.find_service(CatalogService), ids))
     head = dumps({"total": found["total"], "page": query.page, "per_page": query.per_page})
     capped = b',"total_capped":true' if found["capped"] else b""
     body = b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
@@ -106,10 +106,13 @@ def create_book(request: Request) -> dict:
 @view_config(route_name="api.book", request_method="GET", renderer="json", openapi=True)
 def get_book(request: Request):
     book_id = request.validated.path["book_id"]
-    service = request.find_service(CatalogService)
     if _is_staff(request):
+        service = request.find_service(CatalogService)
         return book_out(service.get_book(book_id, include_archived=True), staff=True)
-    body = request.registry["catalog_cache"].book_json(book_id, lambda: _render_books(service, [book_id]).get(book_id))
+    # A cache hit needs neither the service container nor a database session.
+    body = request.registry["catalog_cache"].book_json(
+        book_id, lambda: _render_books(request.find_service(CatalogService), [book_id]).get(book_id)
+    )
     if body is None:
         raise not_found("book")
     return cacheable_json(request, body, max_age=0)
