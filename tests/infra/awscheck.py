@@ -23,9 +23,9 @@ def instances(aws: Moto, environment: str) -> list[dict[str, Any]]:
 
 def security_groups(aws: Moto, environment: str) -> dict[str, dict[str, Any]]:
     """The environment's security groups by role (alb, app, db, cache)."""
-    groups = aws.client("ec2").describe_security_groups(
-        Filters=[{"Name": "tag:Environment", "Values": [environment]}]
-    )["SecurityGroups"]
+    groups = aws.client("ec2").describe_security_groups(Filters=[{"Name": "tag:Environment", "Values": [environment]}])[
+        "SecurityGroups"
+    ]
     return {g["GroupName"].rsplit("-", 1)[1]: g for g in groups}
 
 
@@ -95,25 +95,39 @@ def leftovers(aws: Moto) -> dict[str, list[str]]:
         "security_groups": [
             g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["VpcId"] not in default_vpcs
         ],
-        "internet_gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
-                              if any(a["VpcId"] not in default_vpcs for a in g.get("Attachments", []))
-                              or not g.get("Attachments")],
-        "nat_gateways": [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
-                         if n["State"] not in ("deleted", "deleting")],
+        "internet_gateways": [
+            g["InternetGatewayId"]
+            for g in ec2.describe_internet_gateways()["InternetGateways"]
+            if any(a["VpcId"] not in default_vpcs for a in g.get("Attachments", [])) or not g.get("Attachments")
+        ],
+        "nat_gateways": [
+            n["NatGatewayId"]
+            for n in ec2.describe_nat_gateways()["NatGateways"]
+            if n["State"] not in ("deleted", "deleting")
+        ],
         "elastic_ips": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]],
-        "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
-                      if i["State"]["Name"] != "terminated"],
+        "instances": [
+            i["InstanceId"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        ],
         "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
         "load_balancers": [lb["LoadBalancerName"] for lb in elb.describe_load_balancers()["LoadBalancers"]],
         "target_groups": [t["TargetGroupName"] for t in elb.describe_target_groups()["TargetGroups"]],
         "db_instances": [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]],
         "db_subnet_groups": [g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]],
-        "cache_replication_groups": [g["ReplicationGroupId"]
-                                     for g in cache.describe_replication_groups()["ReplicationGroups"]],
-        "cache_subnet_groups": [g["CacheSubnetGroupName"]
-                                for g in cache.describe_cache_subnet_groups()["CacheSubnetGroups"]
-                                if g["CacheSubnetGroupName"] != "default"],
-        "ssm_parameters": [p["Name"] for p in ssm.get_parameters_by_path(Path="/bookstore", Recursive=True)["Parameters"]],
+        "cache_replication_groups": [
+            g["ReplicationGroupId"] for g in cache.describe_replication_groups()["ReplicationGroups"]
+        ],
+        "cache_subnet_groups": [
+            g["CacheSubnetGroupName"]
+            for g in cache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+            if g["CacheSubnetGroupName"] != "default"
+        ],
+        "ssm_parameters": [
+            p["Name"] for p in ssm.get_parameters_by_path(Path="/bookstore", Recursive=True)["Parameters"]
+        ],
         "ecr_repositories": [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]],
         "iam_roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("bookstore")],
         "instance_profiles": [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]],

@@ -118,9 +118,7 @@ def run_playbook(
     command += list(args or [])
     command.append(str(REPO_ROOT / "playbooks" / playbook))
     started = time.monotonic()
-    result = subprocess.run(
-        command, cwd=REPO_ROOT, env=aws.env(), capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run(command, cwd=REPO_ROOT, env=aws.env(), capture_output=True, text=True, timeout=600)
     return PlaybookRun(result.returncode, result.stdout + result.stderr, time.monotonic() - started)
 
 

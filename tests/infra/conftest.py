@@ -18,9 +18,7 @@ from tests.infra.awsrun import LAUNCHER, MOTO_ACCOUNT, REGION, REPO_ROOT, TIMING
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "infra: provisions against a local moto server (slow; select with -m infra)"
-    )
+    config.addinivalue_line("markers", "infra: provisions against a local moto server (slow; select with -m infra)")
 
 
 @pytest.fixture(scope="session")
@@ -66,18 +64,31 @@ def aws(moto: Moto) -> Moto:
     """
     assert moto.url.startswith("http://127.0.0.1:")
     result = subprocess.run(
-        [tool("ansible"), "localhost", "-c", "local", "-i", "localhost,",
-         "-e", f"ansible_python_interpreter={sys.executable}",
-         "-m", "amazon.aws.aws_caller_info", "-a", f"endpoint_url={moto.url} region={REGION}"],
-        cwd=REPO_ROOT, env=moto.env(), capture_output=True, text=True, timeout=120,
+        [
+            tool("ansible"),
+            "localhost",
+            "-c",
+            "local",
+            "-i",
+            "localhost,",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "amazon.aws.aws_caller_info",
+            "-a",
+            f"endpoint_url={moto.url} region={REGION}",
+        ],
+        cwd=REPO_ROOT,
+        env=moto.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     account = re.search(r'"account": "(\d+)"', result.stdout)
     if not account or account.group(1) != MOTO_ACCOUNT:
         pytest.exit(f"refusing to provision: caller account is not moto's {MOTO_ACCOUNT}", returncode=3)
     return moto
-
-
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -19,7 +19,11 @@ def test_lint_and_syntax_check_pass():
     env = base_env() | {"BOOKSTORE_VENV_BIN": str(VENV_BIN)}
     result = subprocess.run(
         ["bash", str(REPO_ROOT / "scripts" / "lint-infra.sh")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
@@ -27,7 +31,15 @@ def test_lint_and_syntax_check_pass():
 
 def test_every_role_named_in_the_design_exists():
     assert set(ROLES) >= {
-        "network", "security_groups", "ecr", "secrets", "data", "compute", "docker_host", "alb", "app_deploy",
+        "network",
+        "security_groups",
+        "ecr",
+        "secrets",
+        "data",
+        "compute",
+        "docker_host",
+        "alb",
+        "app_deploy",
     }
 
 
@@ -43,7 +55,9 @@ def test_role_defaults_are_documented_and_prefixed(role):
 
 @pytest.mark.parametrize("environment,step", [("dev", 1), ("staging", 2), ("production", 3)])
 def test_each_inventory_picks_its_step(environment, step):
-    group_vars = yaml.safe_load((REPO_ROOT / "inventories" / environment / "group_vars" / "all" / "main.yml").read_text())
+    group_vars = yaml.safe_load(
+        (REPO_ROOT / "inventories" / environment / "group_vars" / "all" / "main.yml").read_text()
+    )
     assert group_vars["bookstore_environment"] == environment
     assert group_vars["bookstore_step"] == step
     plugin = yaml.safe_load((REPO_ROOT / "inventories" / environment / "aws_ec2.yml").read_text())
@@ -62,16 +76,31 @@ def test_deploy_is_serial_and_stops_at_the_first_failure():
 def test_host_templates_render(tmp_path):
     """daemon.json sends container logs to CloudWatch; user data is cloud-config."""
     result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"render_dir={tmp_path}",
-         str(REPO_ROOT / "tests" / "infra" / "render_templates.yml")],
-        cwd=REPO_ROOT, env=base_env(), capture_output=True, text=True, timeout=120,
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-e",
+            f"render_dir={tmp_path}",
+            str(REPO_ROOT / "tests" / "infra" / "render_templates.yml"),
+        ],
+        cwd=REPO_ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     daemon = json.loads((tmp_path / "daemon.json").read_text())
     assert daemon["log-driver"] == "awslogs"
     assert daemon["log-opts"] == {
-        "awslogs-region": "us-east-1", "awslogs-group": "/bookstore/production", "tag": "{{.Name}}",
+        "awslogs-region": "us-east-1",
+        "awslogs-group": "/bookstore/production",
+        "tag": "{{.Name}}",
     }
     assert daemon["live-restore"] is True and daemon["no-new-privileges"] is True
     user_data = (tmp_path / "user-data.yml").read_text()

@@ -26,13 +26,28 @@ from tests.infra.awsrun import Moto, free_port, inventory, record, run_playbook
 pytestmark = pytest.mark.infra
 
 ALLOWED_INSTANCE_ACTIONS = {
-    "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
-    "kms:Decrypt", "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-    "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
-    "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
-    "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "kms:Decrypt",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
 }
 
 
@@ -45,7 +60,9 @@ def provision(aws: Moto, environment: str, extra_vars: dict | None = None, what:
 
 def teardown(aws: Moto, environment: str):
     run = run_playbook(
-        aws, "teardown.yml", [inventory(environment)],
+        aws,
+        "teardown.yml",
+        [inventory(environment)],
         {"teardown_confirm": environment, "ecr_delete_on_teardown": True},
     )
     record(environment, "teardown", run)
@@ -118,7 +135,12 @@ def check_common(aws: Moto, environment: str, app_count: int) -> None:
 
 def check_load_balancer(aws: Moto, environment: str, app_count: int, https: bool) -> None:
     groups = awscheck.security_groups(aws, environment)
-    alb, app, db, cache = groups["alb"]["GroupId"], groups["app"]["GroupId"], groups["db"]["GroupId"], groups["cache"]["GroupId"]
+    alb, app, db, cache = (
+        groups["alb"]["GroupId"],
+        groups["app"]["GroupId"],
+        groups["db"]["GroupId"],
+        groups["cache"]["GroupId"],
+    )
     assert awscheck.ingress(groups["alb"]) == [(443, 443, "0.0.0.0/0"), (80, 80, "0.0.0.0/0")]
     assert awscheck.ingress(groups["app"]) == [(8001, 8001, alb), (8002, 8002, alb)], "app ports from the ALB only"
     assert awscheck.ingress(groups["db"]) == [(5432, 5432, app)], "PostgreSQL from the app group only"
@@ -131,8 +153,10 @@ def check_load_balancer(aws: Moto, environment: str, app_count: int, https: bool
     assert lb["Scheme"] == "internet-facing" and lb["SecurityGroups"] == [alb]
     public = {s for s, v in awscheck.subnets(aws, environment).items() if awscheck.tags(v)["Tier"] == "public"}
     assert {z["SubnetId"] for z in lb["AvailabilityZones"]} == public
-    attributes = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
-        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+    }
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
 
     tgs = awscheck.target_groups(aws)
@@ -147,13 +171,17 @@ def check_load_balancer(aws: Moto, environment: str, app_count: int, https: bool
     routed = listeners[443] if https else listeners[80]
     assert routed["DefaultActions"][0]["TargetGroupArn"] == web["TargetGroupArn"], "everything else → web"
     [rule] = routed["Rules"]
-    assert rule["Conditions"][0]["Values"] == ["/api/*"] or rule["Conditions"][0]["PathPatternConfig"]["Values"] == ["/api/*"]
+    assert rule["Conditions"][0]["Values"] == ["/api/*"] or rule["Conditions"][0]["PathPatternConfig"]["Values"] == [
+        "/api/*"
+    ]
     assert rule["Actions"][0]["TargetGroupArn"] == api["TargetGroupArn"], "/api/* → api"
     if https:
         assert set(listeners) == {80, 443}
         redirect = listeners[80]["DefaultActions"][0]
         assert redirect["Type"] == "redirect"
-        assert redirect["RedirectConfig"]["Protocol"] == "HTTPS" and redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+        assert (
+            redirect["RedirectConfig"]["Protocol"] == "HTTPS" and redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+        )
         assert listeners[443]["Certificates"]
     else:
         assert set(listeners) == {80}
@@ -295,8 +323,11 @@ def expected_targets(hosts: dict, names: list[str]) -> dict[str, list[tuple[str,
 @pytest.fixture(scope="class")
 def rollout(staging, app_hosts):
     run = run_playbook(
-        staging, "deploy.yml", [inventory("staging"), app_hosts["inventory"]],
-        {"app_deploy_image_tag": "3f2c1e9"}, ["--skip-tags", "app_containers"],
+        staging,
+        "deploy.yml",
+        [inventory("staging"), app_hosts["inventory"]],
+        {"app_deploy_image_tag": "3f2c1e9"},
+        ["--skip-tags", "app_containers"],
     )
     record("staging", "deploy (3 hosts)", run)
     return run
@@ -323,8 +354,11 @@ class TestStep2LoadBalanced:
     def test_deploy_in_check_mode_changes_nothing(self, staging, app_hosts):
         before = registered(staging)
         run = run_playbook(
-            staging, "deploy.yml", [inventory("staging"), app_hosts["inventory"]],
-            {"app_deploy_image_tag": "3f2c1e9"}, ["--check", "--limit", "app-1", "--skip-tags", "app_containers"],
+            staging,
+            "deploy.yml",
+            [inventory("staging"), app_hosts["inventory"]],
+            {"app_deploy_image_tag": "3f2c1e9"},
+            ["--check", "--limit", "app-1", "--skip-tags", "app_containers"],
         )
         record("staging", "deploy --check", run)
         assert run.returncode == 0, run.output[-6000:]
@@ -335,8 +369,11 @@ class TestStep2LoadBalanced:
     def test_deploy_refuses_a_moving_tag_before_touching_the_load_balancer(self, staging, app_hosts):
         before = registered(staging)
         run = run_playbook(
-            staging, "deploy.yml", [inventory("staging"), app_hosts["inventory"]],
-            {"app_deploy_image_tag": "latest"}, ["--skip-tags", "app_containers"],
+            staging,
+            "deploy.yml",
+            [inventory("staging"), app_hosts["inventory"]],
+            {"app_deploy_image_tag": "latest"},
+            ["--skip-tags", "app_containers"],
         )
         assert run.returncode != 0 and "immutable tag of the release" in run.output
         assert registered(staging) == before
@@ -362,11 +399,16 @@ class TestStep2LoadBalanced:
         assert (etc / "api.env").stat().st_mode & 0o777 == 0o600
         assert (etc / "web.env").stat().st_mode & 0o777 == 0o600
         host = params["database_host"]["Value"]
-        assert f"BOOKSTORE_DATABASE_URL=postgresql://bookstore:{params['db_password']['Value']}@{host}:5432/bookstore" in api_env
+        assert (
+            f"BOOKSTORE_DATABASE_URL=postgresql://bookstore:{params['db_password']['Value']}@{host}:5432/bookstore"
+            in api_env
+        )
         assert f"BOOKSTORE_REDIS_URL=redis://:{params['redis_auth_token']['Value']}@{host}:6379/0" in api_env
         assert f"BOOKSTORE_SESSION_SECRET={params['session_secret']['Value']}" in web_env
         assert "BOOKSTORE_API_URL=http://bookstore-api:8000" in web_env
-        docker = json.loads((Path(app_hosts["hosts"]["app-1"]["app_deploy_docker_config_dir"]) / "config.json").read_text())
+        docker = json.loads(
+            (Path(app_hosts["hosts"]["app-1"]["app_deploy_docker_config_dir"]) / "config.json").read_text()
+        )
         assert docker == {"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"}}
         assert not Path(app_hosts["hosts"]["app-3"]["app_deploy_config_dir"]).exists()
         for secret in ("db_password", "redis_auth_token", "session_secret"):
@@ -415,7 +457,8 @@ class TestStep3ManagedData:
         assert awscheck.tags(subnets[nat["SubnetId"]])["Tier"] == "public"
         private_ids = [s for s, v in subnets.items() if awscheck.tags(v)["Tier"] == "private"]
         tables = aws.client("ec2").describe_route_tables(
-            Filters=[{"Name": "association.subnet-id", "Values": private_ids}])["RouteTables"]
+            Filters=[{"Name": "association.subnet-id", "Values": private_ids}]
+        )["RouteTables"]
         assert len(tables) == 1
         assert any(r.get("NatGatewayId") == nat["NatGatewayId"] for r in tables[0]["Routes"])
 
@@ -441,7 +484,9 @@ class TestStep3ManagedData:
         assert group["TransitEncryptionEnabled"] is True
         assert group["AuthTokenEnabled"] is True
         assert group["MultiAZ"] == "enabled" and group["AutomaticFailover"] == "enabled"
-        [subnet_group] = cache.describe_cache_subnet_groups(CacheSubnetGroupName="bookstore-production")["CacheSubnetGroups"]
+        [subnet_group] = cache.describe_cache_subnet_groups(CacheSubnetGroupName="bookstore-production")[
+            "CacheSubnetGroups"
+        ]
         private = {s for s, v in awscheck.subnets(aws, "production").items() if awscheck.tags(v)["Tier"] == "private"}
         assert {s["SubnetIdentifier"] for s in subnet_group["Subnets"]} == private
         params = awscheck.parameters(aws, "/bookstore/production")

@@ -158,7 +158,10 @@ def wait_for(module, client, group_id, want_status):
 def primary_endpoint(group):
     for node_group in group.get("NodeGroups", []):
         if node_group.get("PrimaryEndpoint"):
-            return {"address": node_group["PrimaryEndpoint"].get("Address"), "port": node_group["PrimaryEndpoint"].get("Port")}
+            return {
+                "address": node_group["PrimaryEndpoint"].get("Address"),
+                "port": node_group["PrimaryEndpoint"].get("Port"),
+            }
     return {}
 
 
@@ -216,7 +219,9 @@ def update(module, client, group):
     if bool(group.get("TransitEncryptionEnabled")) != p["transit_encryption"]:
         fixed.append("transit_encryption")
     if fixed:
-        module.warn(f"Replication group {p['replication_group_id']}: {', '.join(fixed)} differ and can only be set by recreating it")
+        module.warn(
+            f"Replication group {p['replication_group_id']}: {', '.join(fixed)} differ and can only be set by recreating it"
+        )
 
     changed = bool(changes)
     if changes and not module.check_mode:
@@ -228,12 +233,16 @@ def update(module, client, group):
 
     arn = group.get("ARN")
     if arn:
-        current = boto3_tag_list_to_ansible_dict(client.list_tags_for_resource(aws_retry=True, ResourceName=arn)["TagList"])
+        current = boto3_tag_list_to_ansible_dict(
+            client.list_tags_for_resource(aws_retry=True, ResourceName=arn)["TagList"]
+        )
         wanted = {k: str(v) for k, v in p["tags"].items()}
         if any(current.get(k) != v for k, v in wanted.items()):
             changed = True
             if not module.check_mode:
-                client.add_tags_to_resource(aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(wanted))
+                client.add_tags_to_resource(
+                    aws_retry=True, ResourceName=arn, Tags=ansible_dict_to_boto3_tag_list(wanted)
+                )
     return changed, describe(client, p["replication_group_id"]) or group
 
 
