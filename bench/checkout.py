@@ -61,7 +61,15 @@ def buyer_process(base: str, tokens: list[str], books: list[int], seconds: float
     out.put((counts, latencies))
 
 
-def run(database_url: str, redis_url: str, buyers: int, seconds: float, stock: int, processes: int) -> dict:
+def run(
+    database_url: str,
+    redis_url: str,
+    buyers: int,
+    seconds: float,
+    stock: int,
+    processes: int,
+    threads: int | None = None,
+) -> dict:
     import psycopg2
 
     from bookstore_api.migrate import upgrade
@@ -76,7 +84,7 @@ def run(database_url: str, redis_url: str, buyers: int, seconds: float, stock: i
                 (make_isbn(900_000_000 + index), f"Hot Book {index}", stock),
             )
             books.append(cursor.fetchone()[0])
-    with api_server(database_url, redis_url, threads=32) as (base, proc):
+    with api_server(database_url, redis_url, threads=threads) as (base, proc):
         tokens = []
         with httpx.Client(base_url=base, timeout=30) as client:
             for index in range(buyers):
@@ -135,9 +143,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--stock", type=int, default=300, help="copies of each hot book")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--threads", type=int, default=None, help="API server threads (default: the product's)")
     args = parser.parse_args()
     with services("bench_checkout") as (database_url, redis_url):
-        result = run(database_url, redis_url, args.buyers, args.seconds, args.stock, args.processes)
+        result = run(database_url, redis_url, args.buyers, args.seconds, args.stock, args.processes, args.threads)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -68,12 +68,17 @@ def bearer_token(request: Request) -> str | None:
 
 class TokenSecurityPolicy:
     def identity(self, request: Request) -> Identity | None:
-        token = bearer_token(request)
-        if token is None:
-            return None
-        from .accounts.services import TokenService
+        """Resolved once per request (Pyramid asks again on every ``request.identity``)."""
+        environ = request.environ
+        if "bookstore.identity" not in environ:
+            token = bearer_token(request)
+            identity = None
+            if token is not None:
+                from .accounts.services import TokenService
 
-        return request.find_service(TokenService).authenticate(token)
+                identity = request.find_service(TokenService).authenticate(token)
+            environ["bookstore.identity"] = identity
+        return environ["bookstore.identity"]
 
     def authenticated_userid(self, request: Request) -> int | None:
         identity = request.identity

@@ -125,7 +125,7 @@ class OrderService:
         books = {
             row.id: row
             for row in self.db.execute(
-                select(Book.id, Book.price, Book.stock_quantity).where(
+                select(Book.id, Book.price, Book.stock_quantity, Book.title).where(
                     Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
                 )
             )
@@ -150,6 +150,7 @@ class OrderService:
             ) from exc
         self._refund_if_not_committed(charge.reference, total)
 
+        # Write everything that touches no shared row first ...
         now = dt.datetime.now(dt.UTC)
         order = Order(
             user_id=identity.user_id,
@@ -169,35 +170,15 @@ class OrderService:
             payment_brand=charge.brand,
             payment_last4=charge.last4,
             payment_reference=charge.reference,
+            lines=[
+                OrderLine(
+                    book_id=book_id, title=books[book_id].title, quantity=quantity, unit_price=books[book_id].price
+                )
+                for book_id, quantity in items
+            ],
         )
         self.db.add(order)
         self.db.flush()
-
-        # Take the stock, in ascending book id order (the one lock order everybody uses).
-        short = []
-        for book_id, quantity in items:
-            row = self.db.execute(
-                update(Book)
-                .where(Book.id == book_id, Book.stock_quantity >= quantity, Book.archived_at.is_(None))
-                .values(stock_quantity=Book.stock_quantity - quantity, sales_count=Book.sales_count + quantity)
-                .returning(Book.stock_quantity, Book.price, Book.title)
-            ).first()
-            if row is None:
-                short.append(book_id)
-                continue
-            if row.price != books[book_id].price:
-                raise conflict("price_changed", "A price changed during checkout; please review your order.")
-            order.lines.append(OrderLine(book_id=book_id, title=row.title, quantity=quantity, unit_price=row.price))
-            self.inventory.record(
-                book_id, -quantity, "order", row.stock_quantity, order_id=order.id, actor_user_id=identity.user_id
-            )
-        if short:
-            raise conflict(
-                "out_of_stock",
-                "Some books sold out while you were checking out.",
-                {"books": self._shortages(items) or [{"book_id": b} for b in short]},
-            )
-
         self.db.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.user_id == identity.user_id, IdempotencyKey.key == key)
@@ -206,6 +187,28 @@ class OrderService:
         if cart is not None:
             self.carts.empty(cart)
         self.db.add(self._confirmation(order, identity))
+        self.db.flush()
+
+        # ... then take the stock, last, so the hot book rows stay locked only until the
+        # commit that follows; always in ascending book id order (no deadlocks).
+        for book_id, quantity in items:
+            row = self.db.execute(
+                update(Book)
+                .where(Book.id == book_id, Book.stock_quantity >= quantity, Book.archived_at.is_(None))
+                .values(stock_quantity=Book.stock_quantity - quantity, sales_count=Book.sales_count + quantity)
+                .returning(Book.stock_quantity, Book.price)
+            ).first()
+            if row is None:
+                raise conflict(
+                    "out_of_stock",
+                    "Some books sold out while you were checking out.",
+                    {"books": self._shortages(items) or [{"book_id": book_id}]},
+                )
+            if row.price != books[book_id].price:
+                raise conflict("price_changed", "A price changed during checkout; please review your order.")
+            self.inventory.record(
+                book_id, -quantity, "order", row.stock_quantity, order_id=order.id, actor_user_id=identity.user_id
+            )
         self.db.flush()
         return order, True
 
