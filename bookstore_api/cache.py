@@ -138,6 +138,18 @@ class CatalogCache:
                 out.append(body)
         return out
 
+    def book_entry(self, book_id: int, name: str, params: object, build: Callable[[], bytes]) -> bytes:
+        """An entry that changes with one book (its reviews, say): same version as the book."""
+        version_key = self._book_version_key(book_id)
+        prefix = self.store.key("book", book_id, name, digest(params), "")
+        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, ""]))
+        if found is None:
+            return build()
+        version, data = found
+        if data is not None:
+            return data
+        return self._rebuild(prefix + version.decode(), build, BOOK_TTL)
+
     def catalog_entry(self, name: str, params: object, build: Callable[[], bytes], ttl: int = LIST_TTL) -> bytes:
         """An entry that depends on what the catalog contains (listings, genres, authors)."""
         version_key = self.store.key("ver", "catalog")
@@ -162,11 +174,14 @@ class CatalogCache:
                 data = self.store.call(lambda client: client.get(key))
                 if data is not None:
                     return data
-        value = build()
-        if value is not None:
-            self.store.call(lambda client: client.set(key, value, ex=ttl))
-        self.store.call(lambda client: client.delete(lock))
-        return value
+        try:
+            value = build()
+            if value is not None:
+                self.store.call(lambda client: client.set(key, value, ex=ttl))
+            return value
+        finally:
+            if acquired is True:
+                self.store.call(lambda client: client.delete(lock))
 
 
 def includeme(config) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..views_common import json_body, page_body, paging, path_param, query_params
+from ..renderers import dumps
+from ..views_common import cacheable_json, json_body, page_body, paging, path_param, query_params
 from .services import ReviewService, review_out
 
 
@@ -29,10 +30,17 @@ def create_review(request: Request) -> dict:
 
 
 @view_config(route_name="api.book.reviews", request_method="GET", renderer="json", openapi=True)
-def list_reviews(request: Request) -> dict:
+def list_reviews(request: Request):
+    book_id = path_param(request, "book_id")
     page, per_page = paging(query_params(request))
-    rows, total = request.find_service(ReviewService).list_for_book(path_param(request, "book_id"), page, per_page)
-    return page_body([review_out(review, name) for review, name in rows], total, page, per_page)
+
+    def build() -> bytes:
+        rows, total = request.find_service(ReviewService).list_for_book(book_id, page, per_page)
+        return dumps(page_body([review_out(review, name) for review, name in rows], total, page, per_page))
+
+    # A new review bumps the book's version, so this entry follows it.
+    body = request.registry["catalog_cache"].book_entry(book_id, "reviews", [page, per_page], build)
+    return cacheable_json(request, body, max_age=0)
 
 
 def includeme(config) -> None:
