@@ -23,10 +23,9 @@ from ..errors import conflict, invalid, not_found
 from .models import Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200
-#: totals are exact up to this many matches, then reported as this number with total_capped
-COUNT_CAP = 10_000
-#: relevance is ranked among this many of the most popular matches (more for deep pages)
-RELEVANCE_CANDIDATES = 1_000
+#: totals are exact up to this many matches, then reported as this number with total_capped;
+#: narrower searches are ranked by relevance, broader ones list the best sellers first
+COUNT_CAP = 1_000
 
 
 @dataclass
@@ -116,9 +115,9 @@ class CatalogService:
         """One page of matching book ids, in order, and the (capped) number of matches.
 
         Full text first; only when it finds nothing does the trigram (typo) match
-        run. Relevance is ranked among the most popular candidates
-        (``RELEVANCE_CANDIDATES``), so ranking never touches every row of a broad
-        match; totals are counted up to ``COUNT_CAP``.
+        run. Totals are counted up to ``COUNT_CAP``; below it every match is ranked
+        by relevance, above it the best-selling matches come first (ranked by
+        relevance within the page), so no query ever ranks every row of a broad match.
         """
         q = _clean_query(query.q)
         filters = self._filters(query)
@@ -146,20 +145,28 @@ class CatalogService:
         if query.sort not in (None, "relevance"):
             statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
             return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
-        limit = max(RELEVANCE_CANDIDATES, offset + query.per_page)
-        candidates = (
+        if not capped:
+            # A narrow match (under COUNT_CAP books): rank every match by relevance. The
+            # "+ 0" keeps the planner off the popularity index, which would scan far.
+            statement = (
+                select(Book.id)
+                .where(where)
+                .order_by(rank.desc(), (Book.sales_count + 0).desc(), Book.id)
+                .offset(offset)
+                .limit(query.per_page)
+            )
+            return IdPage(list(self.db.scalars(statement)), total, capped)
+        # A broad match: the best-selling matches first (walking the popularity index stops
+        # as soon as a page is full), ranked by relevance within the page.
+        page = (
             select(Book.id, rank.label("rank"), Book.sales_count)
             .where(where)
             .order_by(Book.sales_count.desc(), Book.id)
-            .limit(limit)
-            .subquery()
-        )
-        statement = (
-            select(candidates.c.id)
-            .order_by(candidates.c.rank.desc(), candidates.c.sales_count.desc(), candidates.c.id)
             .offset(offset)
             .limit(query.per_page)
+            .subquery()
         )
+        statement = select(page.c.id).order_by(page.c.rank.desc(), page.c.sales_count.desc(), page.c.id)
         return IdPage(list(self.db.scalars(statement)), total, capped)
 
     def _filters(self, query: BookQuery) -> list:
