@@ -65,3 +65,30 @@ def test_migrate_seed_is_deterministic_and_create_user(fresh_databases, monkeypa
         cursor.execute("SELECT role, password_hash LIKE '$argon2id$%' FROM users WHERE email = 'boss@example.com'")
         assert cursor.fetchone() == ("admin", True)
     assert "created admin boss@example.com" in capsys.readouterr().out
+
+
+def test_bulk_seed_restores_indexes_and_foreign_keys(fresh_databases, monkeypatch):
+    """A large load sets secondary indexes and link foreign keys aside; all must come back."""
+    url = fresh_databases[1]
+    monkeypatch.setenv("BOOKSTORE_DATABASE_URL", url)
+    assert cli(["migrate"]) == 0
+
+    def structures():
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'books' ORDER BY indexname")
+            indexes = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+            )
+            return indexes, cursor.fetchall()
+
+    before = structures()
+    assert cli(["seed", "--books", "10000", "--seed", "3", "--quiet"]) == 0  # the bulk path
+    assert structures() == before
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM books WHERE search_vector @@ websearch_to_tsquery('english', 'hobbit')")
+        assert cursor.fetchone()[0] >= 1
+        cursor.execute("SELECT count(*) FROM book_authors ba LEFT JOIN books b ON b.id = ba.book_id WHERE b.id IS NULL")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT count(*) FROM books")
+        assert cursor.fetchone()[0] == 10000
