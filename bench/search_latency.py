@@ -14,12 +14,13 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import services  # noqa: E402
 
 QUERIES = [
     {"q": "hobbit"},
@@ -62,24 +63,10 @@ def main() -> int:
 
     from bookstore_api import main as make_app
     from bookstore_api.db import make_engine
-    from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis
     from bookstore_api.migrate import upgrade
     from bookstore_api.seed import seed_catalog
-    from bookstore_api.settings import dev_settings
 
-    dev = dev_settings()
-    work = Path(tempfile.mkdtemp(prefix="bookstore-bench-"))
-    servers = []
-    try:
-        database_url, redis_url = dev["database_url"], dev["redis_url"]
-        if not database_url:
-            pg = EmbeddedPostgres(work / "pg", durable=False).start()
-            servers.append(pg)
-            database_url = pg.url
-        if not redis_url:
-            rd = EmbeddedRedis(work / "redis").start()
-            servers.append(rd)
-            redis_url = rd.url
+    with services("bench_search") as (database_url, redis_url):
         upgrade(database_url)
         settings = {"sqlalchemy.url": database_url, "redis.url": redis_url, "bookstore.log_level": "WARNING"}
         engine = make_engine(settings)
@@ -113,9 +100,6 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
-    finally:
-        for server in reversed(servers):
-            server.stop()
     return 0
 
 

@@ -99,15 +99,7 @@ class CatalogCache:
 
     def book_json(self, book_id: int, build: Callable[[], bytes | None]) -> bytes | None:
         """A book's rendered JSON: from the cache, or built and stored (None: no such book)."""
-        version_key = self._book_version_key(book_id)
-        prefix = self._book_key_prefix(book_id)
-        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, ""]))
-        if found is None:
-            return build()
-        version, data = found
-        if data is not None:
-            return data
-        return self._rebuild(prefix + version.decode(), build, BOOK_TTL)
+        return self._versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "", build, BOOK_TTL)
 
     def books_json(self, book_ids: list[int], build_many: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
         """Rendered JSON of several books in one round trip; misses are built together."""
@@ -140,23 +132,18 @@ class CatalogCache:
 
     def book_entry(self, book_id: int, name: str, params: object, build: Callable[[], bytes]) -> bytes:
         """An entry that changes with one book (its reviews, say): same version as the book."""
-        version_key = self._book_version_key(book_id)
         prefix = self.store.key("book", book_id, name, digest(params), "")
-        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, ""]))
-        if found is None:
-            return build()
-        version, data = found
-        if data is not None:
-            return data
-        return self._rebuild(prefix + version.decode(), build, BOOK_TTL)
+        return self._versioned(self._book_version_key(book_id), prefix, "", build, BOOK_TTL)
 
     def catalog_entry(self, name: str, params: object, build: Callable[[], bytes], ttl: int = LIST_TTL) -> bytes:
         """An entry that depends on what the catalog contains (listings, genres, authors)."""
         version_key = self.store.key("ver", "catalog")
-        prefix = self.store.key("cat", "")
-        suffix = f":{name}:{digest(params)}"
+        return self._versioned(version_key, self.store.key("cat", ""), f":{name}:{digest(params)}", build, ttl)
+
+    def _versioned(self, version_key: str, prefix: str, suffix: str, build: Callable, ttl: int):
+        """Read ``prefix + <current version> + suffix`` in one round trip; rebuild on a miss."""
         found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, suffix]))
-        if found is None:
+        if found is None:  # Redis is unavailable
             return build()
         version, data = found
         if data is not None:

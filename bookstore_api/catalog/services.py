@@ -298,11 +298,7 @@ class CatalogService:
         book.genres = genres
         self._set_authors(book, names)
         self.db.add(book)
-        try:
-            with self.db.begin_nested():
-                self.db.flush()
-        except IntegrityError as exc:
-            raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
+        self._flush_unique_isbn()
         self.db.refresh(book)
         self._changed()
         return book
@@ -318,14 +314,18 @@ class CatalogService:
             self._set_authors(book, values.pop("authors"))
         for name, value in values.items():
             setattr(book, name, value)
+        self._flush_unique_isbn()
+        self.db.refresh(book)
+        self._changed(book.id)
+        return book
+
+    def _flush_unique_isbn(self) -> None:
+        """Flush; a concurrent insert of the same ISBN (the unique index) is a 409."""
         try:
             with self.db.begin_nested():
                 self.db.flush()
         except IntegrityError as exc:
             raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
-        self.db.refresh(book)
-        self._changed(book.id)
-        return book
 
     def delete_book(self, book_id: int) -> str:
         """Delete a book nobody ever ordered; archive (hide) one that was ordered."""

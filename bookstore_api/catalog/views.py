@@ -12,9 +12,8 @@ from pyramid.view import view_config
 from ..cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
 from ..errors import invalid, not_found
 from ..renderers import dumps
-from ..views_common import cacheable_json
+from ..views_common import cacheable_json, paging
 from .schemas import (
-    MAX_PER_PAGE,
     SORTS,
     author_out,
     book_out,
@@ -28,16 +27,6 @@ from .services import BookQuery, CatalogService
 
 def _is_staff(request: Request) -> bool:
     return request.identity is not None and request.identity.is_staff
-
-
-def _paging(params: dict) -> tuple[int, int]:
-    page = int(params.get("page") or 1)
-    per_page = int(params.get("per_page") or 20)
-    if page < 1 or page > 100000:
-        raise invalid("page must be between 1 and 100000.", {"page": "out of range"})
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise invalid(f"per_page must be between 1 and {MAX_PER_PAGE}.", {"per_page": "out of range"})
-    return page, per_page
 
 
 def book_query_from(params: dict) -> BookQuery:
@@ -54,7 +43,7 @@ def book_query_from(params: dict) -> BookQuery:
         fields["sort"] = f"Use one of: {', '.join(SORTS)}."
     if fields:
         raise invalid("Some query parameters are not valid.", fields)
-    page, per_page = _paging(params)
+    page, per_page = paging(params)
     return BookQuery(
         q=params.get("q"),
         author=str(params["author"]) if params.get("author") is not None else None,
@@ -145,7 +134,7 @@ def delete_book(request: Request) -> HTTPNoContent:
 @view_config(route_name="api.authors", request_method="GET", renderer="json", openapi=True)
 def list_authors(request: Request) -> dict:
     params = request.validated.query
-    page, per_page = _paging(params)
+    page, per_page = paging(params)
     result = request.find_service(CatalogService).list_authors(params.get("q"), page, per_page)
     return result.as_dict(author_out)
 

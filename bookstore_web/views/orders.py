@@ -17,6 +17,8 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from bookstore_api.payments.services import luhn_valid
+
 from ..api import ApiError
 from ..templating import to_decimal
 from . import pages, path_id, positive_int, see_other
@@ -44,18 +46,6 @@ COUNTRY_CODES = {code for code, _ in COUNTRIES}
 CANCELLABLE = {"paid", "pending"}
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        number = int(char)
-        if index % 2 == 1:
-            number *= 2
-            if number > 9:
-                number -= 9
-        total += number
-    return total % 10 == 0
-
-
 def validate_checkout(form: dict[str, str]) -> dict[str, str]:
     """Field -> message for what the shopper must fix before we try to place the order."""
     errors: dict[str, str] = {}
@@ -75,7 +65,7 @@ def validate_checkout(form: dict[str, str]) -> dict[str, str]:
     if form.get("country") not in COUNTRY_CODES:
         errors["country"] = "Choose a country we deliver to."
     digits = re.sub(r"[\s-]", "", form.get("card_number", ""))
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_ok(digits):
+    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
         errors["card_number"] = "Enter a valid card number (the long number on the front of the card)."
     if not EXPIRY.match(form.get("expiry", "")):
         errors["expiry"] = "Enter the expiry date as MM/YY, for example 04/29."
