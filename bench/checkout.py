@@ -16,10 +16,14 @@ import argparse
 import json
 import multiprocessing as mp
 import random
+import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 from common import api_server, rss_mb, services
@@ -61,6 +65,35 @@ def buyer_process(base: str, tokens: list[str], books: list[int], seconds: float
     out.put((counts, latencies))
 
 
+def wrk_buyers(base: str, tokens: list[str], books: list[int], buyers: int, seconds: float):
+    """The buyers as wrk connections (a C load generator leaves the CPU to the server)."""
+    script = Path(__file__).parent / "wrk" / "checkout.lua"
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{buyers}",
+        f"-d{int(seconds)}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        base,
+    ]
+    output = subprocess.run(
+        [*command, "--", ",".join(tokens), ",".join(map(str, books))], capture_output=True, text=True, check=True
+    ).stdout
+    statuses = {int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.M)}
+    p50 = float(re.search(r"^latency_p50_ms ([\d.]+)$", output, re.M).group(1))
+    p99 = float(re.search(r"^latency_p99_ms ([\d.]+)$", output, re.M).group(1))
+    counts = {
+        "ok": statuses.get(201, 0),
+        "sold_out": statuses.get(409, 0),
+        "other": sum(n for code, n in statuses.items() if code not in (201, 409)),
+    }
+    return counts, round(p50, 1), round(p99, 1)
+
+
 def run(
     database_url: str,
     redis_url: str,
@@ -69,6 +102,7 @@ def run(
     stock: int,
     processes: int,
     threads: int | None = None,
+    load_generator: str = "wrk" if shutil.which("wrk") else "httpx",
 ) -> dict:
     import psycopg2
 
@@ -95,24 +129,30 @@ def run(
                         "token"
                     ]
                 )
-        queue: mp.Queue = mp.Queue()
-        per = [tokens[i::processes] for i in range(processes)]
         started = time.monotonic()
-        workers = [mp.Process(target=buyer_process, args=(base, chunk, books, seconds, queue)) for chunk in per]
-        for worker in workers:
-            worker.start()
-        results = [queue.get() for _ in workers]
-        for worker in workers:
-            worker.join()
-        elapsed = time.monotonic() - started
+        if load_generator == "wrk":
+            counts, p50, p99 = wrk_buyers(base, tokens, books, buyers, seconds)
+            elapsed = time.monotonic() - started
+        else:
+            queue: mp.Queue = mp.Queue()
+            per = [tokens[i::processes] for i in range(processes)]
+            workers = [mp.Process(target=buyer_process, args=(base, chunk, books, seconds, queue)) for chunk in per]
+            for worker in workers:
+                worker.start()
+            results = [queue.get() for _ in workers]
+            for worker in workers:
+                worker.join()
+            elapsed = time.monotonic() - started
+            counts = {"ok": 0, "sold_out": 0, "other": 0}
+            latencies: list[float] = []
+            for part, lat in results:
+                for key in counts:
+                    counts[key] += part[key]
+                latencies += lat
+            latencies.sort()
+            p50 = round(latencies[len(latencies) // 2] * 1000, 1) if latencies else None
+            p99 = round(latencies[int(len(latencies) * 0.99)] * 1000, 1) if latencies else None
         server_rss = rss_mb(proc.pid)
-    counts = {"ok": 0, "sold_out": 0, "other": 0}
-    latencies: list[float] = []
-    for part, lat in results:
-        for key in counts:
-            counts[key] += part[key]
-        latencies += lat
-    latencies.sort()
 
     with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
         cursor.execute(
@@ -128,8 +168,9 @@ def run(
         "orders_per_second": round(counts["ok"] / elapsed, 1),
         "sold_out_answers": counts["sold_out"],
         "errors": counts["other"],
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1) if latencies else None,
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1) if latencies else None,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "load_generator": load_generator,
         "copies_sold": sum(r[2] for r in rows),
         "copies_available_at_start": stock * len(rows),
         "oversold_books": len(oversold),
@@ -144,9 +185,12 @@ def main() -> int:
     parser.add_argument("--stock", type=int, default=300, help="copies of each hot book")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--threads", type=int, default=None, help="API server threads (default: the product's)")
+    parser.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
     args = parser.parse_args()
     with services("bench_checkout") as (database_url, redis_url):
-        result = run(database_url, redis_url, args.buyers, args.seconds, args.stock, args.processes, args.threads)
+        result = run(
+            database_url, redis_url, args.buyers, args.seconds, args.stock, args.processes, args.threads, args.client
+        )
     print(json.dumps(result, indent=2))
     return 0
 
