@@ -40,7 +40,7 @@ def limit_malloc_arenas() -> None:
     libc.mallopt(m_arena_max, 2)
 
 
-def _stop_on_sigterm(signum, frame) -> None:
+def _stop_on_sigterm(signum, frame) -> None:  # and SIGINT
     raise KeyboardInterrupt  # waitress closes its sockets and returns; the process exits 0
 
 
@@ -52,7 +52,9 @@ def serve(app: str, host: str, port: int, threads: int | None = None, ini: str |
     options = server_settings()
     if threads:
         options["threads"] = threads
+    # Both, explicitly: a process started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, _stop_on_sigterm)
     server = waitress.create_server(make_app(app, ini), host=host, port=port, ident="bookstore", **options)
     server.print_listen("Serving on http://{}:{}")
     server.run()
