@@ -69,9 +69,13 @@ class InventoryService:
             order_id=order_id,
         )
         self.db.add(movement)
-        if self.cache is not None:
-            self.cache.after_commit_bump(books=[book_id])
+        self.stock_changed([book_id])
         return movement
+
+    def stock_changed(self, book_ids: list[int]) -> None:
+        """Books whose stock this transaction changed: their cached entries go once it commits."""
+        if self.cache is not None:
+            self.cache.after_commit_bump(books=book_ids)
 
     def staff_movement(
         self, book_id: int, delta: int, reason: str, note: str | None, actor_user_id: int

@@ -22,7 +22,7 @@ from typing import Any
 
 import transaction
 from pyramid.config import Configurator
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,22 @@ from .schemas import CheckoutRequest
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
+
+
+#: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
+TAKE_STOCK = text(
+    """
+    WITH taken AS (
+        UPDATE books
+        SET stock_quantity = stock_quantity - :quantity, sales_count = sales_count + :quantity
+        WHERE id = :book_id AND stock_quantity >= :quantity AND archived_at IS NULL
+        RETURNING id, stock_quantity
+    )
+    INSERT INTO stock_movements (book_id, delta, reason, resulting_quantity, order_id, actor_user_id)
+    SELECT id, -:quantity, 'order', stock_quantity, :order_id, :actor FROM taken
+    RETURNING id
+    """
+)
 
 
 class ShippingRule:
@@ -191,25 +207,19 @@ class OrderService:
 
         # ... then take the stock, last, so the hot book rows stay locked only until the
         # commit that follows; always in ascending book id order (no deadlocks).
+        # One statement per book takes the stock and writes its ledger row. The order
+        # keeps the price read above: it is the price the card was charged.
         for book_id, quantity in items:
-            row = self.db.execute(
-                update(Book)
-                .where(Book.id == book_id, Book.stock_quantity >= quantity, Book.archived_at.is_(None))
-                .values(stock_quantity=Book.stock_quantity - quantity, sales_count=Book.sales_count + quantity)
-                .returning(Book.stock_quantity, Book.price)
+            taken = self.db.execute(
+                TAKE_STOCK, {"book_id": book_id, "quantity": quantity, "order_id": order.id, "actor": identity.user_id}
             ).first()
-            if row is None:
+            if taken is None:
                 raise conflict(
                     "out_of_stock",
                     "Some books sold out while you were checking out.",
                     {"books": self._shortages(items) or [{"book_id": book_id}]},
                 )
-            if row.price != books[book_id].price:
-                raise conflict("price_changed", "A price changed during checkout; please review your order.")
-            self.inventory.record(
-                book_id, -quantity, "order", row.stock_quantity, order_id=order.id, actor_user_id=identity.user_id
-            )
-        self.db.flush()
+        self.inventory.stock_changed([book_id for book_id, _ in items])
         return order, True
 
     def _refund_if_not_committed(self, reference: str, amount: Decimal) -> None:
@@ -328,13 +338,15 @@ def includeme(config: Configurator) -> None:
     )
 
     def factory(context, request):
+        # Built directly (not through find_service): checkout is the hottest write path.
+        db, registry = request.dbsession, request.registry
         return OrderService(
-            request.dbsession,
-            request.find_service(PaymentProvider),
+            db,
+            registry["payment_provider"],
             shipping,
             currency,
-            request.find_service(CartService),
-            request.find_service(InventoryService),
+            CartService(db, currency),
+            InventoryService(db, registry["catalog_cache"]),
         )
 
     config.register_service_factory(factory, OrderService)

@@ -132,4 +132,6 @@ def includeme(config: Configurator) -> None:
     name = config.get_settings().get("bookstore.payment_provider", "test")
     if name != "test":
         raise ValueError(f"unknown payment provider {name!r}")
-    config.register_service(TestPaymentProvider(), PaymentProvider)
+    provider = TestPaymentProvider()
+    config.register_service(provider, PaymentProvider)
+    config.registry["payment_provider"] = provider
