@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, free_port, port_open  # noqa: E402
+from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, create_database, free_port, port_open  # noqa: E402
 from bookstore_api.settings import dev_settings  # noqa: E402
 
 
@@ -42,15 +42,7 @@ def services(database: str = "bench"):
 
 def fresh_database(url: str, database: str) -> str:
     """Drop and create ``database`` on the server of ``url``; return its URL."""
-    import psycopg2
-
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{database}"')
-    connection.close()
-    return url.rsplit("/", 1)[0] + f"/{database}"
+    return create_database(url, database, replace=True)
 
 
 def _serve(app: str, env: dict, what: str):

@@ -34,6 +34,37 @@ def scratch_dir(prefix: str = "bookstore-") -> Path:
     return path
 
 
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server_url``."""
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+    """Create database ``name`` (dropping it first with ``replace``) unless it exists; return its URL."""
+    import psycopg2
+
+    connection = psycopg2.connect(server_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        if replace:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return database_url(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(server_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind((host, 0))

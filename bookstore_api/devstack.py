@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .devservers import EmbeddedPostgres, EmbeddedRedis, port_open
+from .devservers import EmbeddedPostgres, EmbeddedRedis, create_database, port_open
 from .settings import build_settings, dev_settings
 
 
@@ -49,7 +49,7 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             pg = EmbeddedPostgres(var / "postgres", dev["embedded_postgres_port"])
             _say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
             managed.append(pg.start())
-            database_url = _ensure_database(pg.url, "bookstore")
+            database_url = create_database(pg.url, "bookstore")
         redis_url = dev["redis_url"]
         if not redis_url:
             rd = EmbeddedRedis(var / "redis", dev["embedded_redis_port"])
@@ -150,16 +150,3 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         for server in reversed(managed):
             server.stop()
         _say("stopped")
-
-
-def _ensure_database(server_url: str, name: str) -> str:
-    import psycopg2
-
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"

@@ -9,6 +9,7 @@ each test runs inside a transaction that is rolled back.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -16,11 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
 import pytest
 import redis as redis_lib
 
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, scratch_dir
+from bookstore_api import devservers
+from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, drop_database, scratch_dir
+
+__all__ = ["create_database", "drop_database"]  # helpers the other test modules import from here
+
+#: tests always start from an empty database of the given name
+create_database = functools.partial(devservers.create_database, replace=True)
 
 
 @dataclass
@@ -31,24 +37,6 @@ class Services:
     redis_prefix: str
     embedded_postgres: EmbeddedPostgres | None = None
     embedded_redis: EmbeddedRedis | None = None
-
-
-def create_database(server_url: str, name: str) -> str:
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(server_url: str, name: str) -> None:
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
 
 
 def delete_prefix(redis_url: str, prefix: str) -> None:
