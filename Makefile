@@ -29,8 +29,8 @@ test: bootstrap ## Install everything and run the whole test suite
 test-unit: bootstrap ## Unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-functional: bootstrap ## Functional API tests (BOOKSTORE_TEST_URL=http://host:port to test a deployed shop)
-	@$(PY) -m pytest tests/functional $(PYTEST_ARGS)
+test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: the API suite against a deployed shop)
+	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/api,tests/functional) $(PYTEST_ARGS)
 
 lint: bootstrap ## ruff lint and format check (plus infra linters when present)
 	@$(VENV)/bin/ruff check .
