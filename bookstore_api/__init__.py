@@ -14,7 +14,6 @@ from pyramid.router import Router
 from pyramid.settings import asbool
 from pyramid.tweens import INGRESS
 
-from .errors import validation_error_view
 from .logs import configure_logging
 from .settings import build_settings
 
@@ -35,10 +34,8 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".errors")
         if asbool(settings.get("pyramid_openapi3.enable_response_validation")):
             # development and tests: pyramid_openapi3 also checks every response against the spec
-            from pyramid_openapi3.exceptions import RequestValidationError
-
+            # (requests are validated by .validation in every environment)
             config.include("pyramid_openapi3")
-            config.add_exception_view(validation_error_view, context=RequestValidationError)
             config.pyramid_openapi3_spec(str(OPENAPI_SPEC), route=f"{API_PREFIX}/openapi.yaml", route_name="api.spec")
             config.pyramid_openapi3_register_routes(route_prefix=API_PREFIX)
         else:

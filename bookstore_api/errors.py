@@ -73,48 +73,6 @@ def api_error_view(exc: APIError, request: Request) -> Response:
     return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-def _field_of(error: Any, parent: str | None = None) -> str:
-    """Best-effort dotted field name of an openapi-core / jsonschema error."""
-    path = getattr(error, "absolute_path", None) or getattr(error, "path", None)
-    if path:
-        name = ".".join(str(part) for part in path)
-        return f"{parent}.{name}" if parent and parent != "body" else name
-    if getattr(error, "validator", None) == "required":
-        message = str(getattr(error, "message", ""))
-        missing = message.split("'")[1] if "'" in message else message
-        return f"{parent}.{missing}" if parent and parent != "body" else missing
-    name = getattr(error, "name", None)
-    if name:
-        return str(name)
-    return parent or "body"
-
-
-def _collect_fields(errors: list[Any], fields: dict[str, str], parent: str | None = None) -> None:
-    for error in errors:
-        cause = getattr(error, "__cause__", None)
-        schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
-        name = getattr(error, "name", None) or parent
-        if schema_errors:
-            _collect_fields(list(schema_errors), fields, name or "body")
-            continue
-        field = _field_of(error, parent)
-        message = str(getattr(error, "message", None) or cause or error)
-        fields.setdefault(field, message[:300])
-
-
-def validation_error_view(exc: Exception, request: Request) -> Response:
-    """pyramid_openapi3's request validation errors, as our error body (development and tests)."""
-    fields: dict[str, str] = {}
-    _collect_fields(list(exc.errors), fields)
-    for error in exc.errors:
-        text = f"{type(error).__name__} {getattr(error, '__cause__', '')}"
-        if "Deserialize" in text or "JSONDecodeError" in text:
-            return error_response(request, 400, "invalid_json", "The request body is not valid JSON.")
-        if "Security" in type(error).__name__:
-            return error_response(request, 401, "not_authenticated", "A valid bearer token is required.")
-    return error_response(request, 400, "invalid_input", "The request is not valid.", {"fields": fields})
-
-
 def not_found_view(exc: HTTPNotFound, request: Request) -> Response:
     route = request.matched_route
     if route is not None and getattr(exc, "detail", None) != "api_not_found":
