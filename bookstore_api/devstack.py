@@ -73,8 +73,10 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             result = seed_catalog(engine, books=demo_books, seed=1, currency=settings["bookstore.currency"])
             _say(f"seeded a demo catalog of {result.books:,} books in {result.seconds:.1f}s")
         engine.dispose()
-        ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
-        ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
+        demo_accounts = settings["bookstore.env"] != "production"
+        if demo_accounts:  # development only: never create known passwords in production
+            ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
+            ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
 
         apps = [("api", dev["api_port"])]
         if importlib.util.find_spec("bookstore_web") is not None:
@@ -124,8 +126,9 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         _say(f"API        http://127.0.0.1:{dev['api_port']}/api/v1/books   (spec: /api/v1/openapi.yaml)")
         if len(apps) > 1:
             _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
-        _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
-        _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
+        if demo_accounts:
+            _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
+            _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
         _say("order confirmations are written to var/mailer.log (set BOOKSTORE_SMTP_URL to send them)")
         _say("logs in var/*.log; press Ctrl-C to stop")
         children.append(mailer)
