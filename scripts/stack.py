@@ -292,24 +292,9 @@ def server_states(socket_path: str | Path) -> dict[str, str]:
 # ---------------------------------------------------------------- data services
 
 
-def ensure_database(server_url: str, name: str) -> str:
-    import psycopg2
-
-    connection = psycopg2.connect(server_url)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def start_data_services(state: State, folder: Path) -> None:
     """Use the configured PostgreSQL/Redis, or start embedded ones (reused while they run)."""
-    from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis
+    from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, create_database
 
     database_url = os.environ.get("BOOKSTORE_DATABASE_URL")
     if database_url:
@@ -319,7 +304,7 @@ def start_data_services(state: State, folder: Path) -> None:
         say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
         pg.start()
         state.processes["postgres"] = Proc(pg.proc.pid, process_start_time(pg.proc.pid) or -1, str(pg.datadir) + ".log")
-        state.database_url = ensure_database(pg.url, "bookstore")
+        state.database_url = create_database(pg.url, "bookstore")
         state.save(folder)
 
     redis_url = os.environ.get("BOOKSTORE_REDIS_URL")
