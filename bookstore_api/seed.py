@@ -5,7 +5,7 @@ three authors each, one or two genres, prices, stock, descriptions made of real
 words so search is meaningful). The same seed always yields the same catalog.
 Rows are generated while PostgreSQL consumes them (COPY from a streaming
 reader), and ``bookstore.bulk_load`` tells the triggers that the loader fills
-``books.authors_text`` itself.
+``books.authors_text`` and ``books.genre_ids`` itself.
 """
 
 from __future__ import annotations
@@ -655,7 +655,7 @@ def _progress_bar(total: int, label: str, stream=sys.stderr) -> Callable[[int], 
 
 #: secondary indexes and foreign keys set aside during a bulk load and rebuilt after it
 BULK_INDEXES = (
-    "ix_books_search_vector",
+    "ix_books_search",
     "ix_books_search_text_trgm",
     "ix_books_live_title",
     "ix_books_live_price",
@@ -833,19 +833,20 @@ def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD
                     sales = max(int(r.paretovariate(1.5) * 10) - 10, 0)
                     for position, (author_id, _) in enumerate(authors):
                         links_authors.append(f"{book_id}\t{author_id}\t{position}\n")
-                    for slug in genres:
-                        links_genres.append(f"{book_id}\t{genre_ids[slug]}\n")
+                    linked_genres = sorted(genre_ids[slug] for slug in genres)
+                    for genre_id in linked_genres:
+                        links_genres.append(f"{book_id}\t{genre_id}\n")
                     # Generated text never holds tabs, newlines or backslashes: no escaping needed.
                     yield (
                         f"{book_id}\t{make_isbn(isbn_base + i)}\t{title}\t{subtitle or NULL}\t"
                         f"{descriptions[r.getrandbits(12)]}\t{r.choice(PUBLISHERS)}\t{published.isoformat()}\t"
                         f"{r.choice(LANGUAGES)}\t{r.randint(80, 1200)}\t{price}\t{currency}\t{stock}\t{sales}\t"
-                        f"{', '.join(name for _, name in authors)}\n"
+                        f"{', '.join(name for _, name in authors)}\t{{{','.join(map(str, linked_genres))}}}\n"
                     )
 
             cursor.copy_expert(
                 "COPY books (id, isbn, title, subtitle, description, publisher, published_on, language, pages, "
-                "price, currency, stock_quantity, sales_count, authors_text) FROM STDIN",
+                "price, currency, stock_quantity, sales_count, authors_text, genre_ids) FROM STDIN",
                 _RowStream(book_rows()),
             )
             cursor.copy_expert(

@@ -1,9 +1,10 @@
 """Books, authors and genres.
 
 ``books.search_vector`` (weighted full text) and ``books.search_text`` (for
-trigram typo tolerance) are generated columns, and ``books.authors_text`` is kept
-current by triggers on ``book_authors`` and ``authors``: the database, not the
-application, keeps search in step with the data.
+trigram typo tolerance) are generated columns, ``books.authors_text`` is kept
+current by triggers on ``book_authors`` and ``authors``, and ``books.genre_ids``
+by a trigger on ``book_genres``: the database, not the application, keeps search
+in step with the data.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import Base, TimestampMixin
@@ -40,6 +41,9 @@ SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'C')"
 )
 SEARCH_TEXT_SQL = "lower(title || ' ' || coalesce(authors_text, ''))"
+#: books per search bucket: a capped count reads the full-text index one bucket at a time
+SEARCH_BUCKET_SIZE = 65536
+SEARCH_BUCKET_SQL = f"(ARRAY[(id / {SEARCH_BUCKET_SIZE})::integer])"
 
 
 class BookAuthor(Base):
@@ -87,7 +91,9 @@ class Book(TimestampMixin, Base):
         CheckConstraint("price >= 0", name="price_non_negative"),
         CheckConstraint("isbn ~ '^97[89][0-9]{10}$'", name="isbn_format"),
         CheckConstraint("rating_count >= 0 AND sales_count >= 0", name="counters_non_negative"),
-        Index("ix_books_search_vector", "search_vector", postgresql_using="gin"),
+        # Full text, genres and id buckets in one GIN index (see migration 0003 and
+        # CatalogService._capped_ids): the columns' posting lists are intersected in the index.
+        Index("ix_books_search", "search_vector", "genre_ids", text(SEARCH_BUCKET_SQL), postgresql_using="gin"),
         Index(
             "ix_books_search_text_trgm",
             "search_text",
@@ -140,6 +146,10 @@ class Book(TimestampMixin, Base):
     )
     search_text: Mapped[str] = mapped_column(
         Text, Computed(SEARCH_TEXT_SQL, persisted=True), nullable=False, deferred=True, deferred_raiseload=True
+    )
+    # The ids of ``genres`` (sorted), maintained by the database from book_genres (migration 0003).
+    genre_ids = mapped_column(
+        ARRAY(Integer), nullable=False, server_default=text("'{}'"), deferred=True, deferred_raiseload=True
     )
 
     book_authors: Mapped[list[BookAuthor]] = relationship(

@@ -14,13 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from pyramid.config import Configurator
-from sqlalchemy import and_, exists, func, literal, literal_column, select
+from sqlalchemy import Integer, and_, cast, exists, false, func, literal, literal_column, select, true
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..cache import CatalogCache
 from ..errors import conflict, invalid, not_found
-from .models import Author, Book, BookAuthor, Genre, book_genres
+from .models import SEARCH_BUCKET_SIZE, Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200
 #: totals are exact up to this many matches, then reported as this number with total_capped;
@@ -115,47 +116,47 @@ class CatalogService:
         """One page of matching book ids, in order, and the (capped) number of matches.
 
         Full text first; only when it finds nothing does the trigram (typo) match
-        run. Totals are counted up to ``COUNT_CAP``; below it every match is ranked
-        by relevance, above it the best-selling matches come first (ranked by
+        run. Up to ``COUNT_CAP + 1`` matching ids are fetched first: below the cap
+        those are every match, and only they are ordered (by relevance or the
+        requested sort); above it the best-selling matches come first (ranked by
         relevance within the page), so no query ever ranks every row of a broad match.
         """
         q = _clean_query(query.q)
         filters = self._filters(query)
         offset = (query.page - 1) * query.per_page
+        rank = None
         if not q:
-            where = and_(*filters)
-            total, capped = self._capped_count(where)
-            if offset >= total:
-                return IdPage([], total, capped)
-            statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
-            return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
-
-        tsquery = _tsquery(q)
-        lowered = q.lower()
-        match = Book.search_vector.op("@@")(tsquery)
-        rank = func.ts_rank_cd(Book.search_vector, tsquery, 32)
-        total, capped = self._capped_count(and_(match, *filters))
-        if total == 0:  # nothing by full text: tolerate typos
-            match = literal(lowered).op("<%")(Book.search_text)
-            rank = func.word_similarity(lowered, Book.search_text)
-            total, capped = self._capped_count(and_(match, *filters))
+            # Buckets pay off only when the search index narrows the rows (a genre).
+            ids = self._capped_ids(and_(*filters), bucketed=bool(query.genre))
+        else:
+            tsquery = _tsquery(q)
+            match = Book.search_vector.op("@@")(tsquery)
+            rank = func.ts_rank_cd(Book.search_vector, tsquery, 32)
+            ids = self._capped_ids(and_(match, *filters), bucketed=True)
+            if not ids:  # nothing by full text: tolerate typos
+                lowered = q.lower()
+                match = literal(lowered).op("<%")(Book.search_text)
+                rank = func.word_similarity(lowered, Book.search_text)
+                ids = self._capped_ids(and_(match, *filters), bucketed=False)
+            filters = [match, *filters]
+        total, capped = min(len(ids), COUNT_CAP), len(ids) > COUNT_CAP
         if offset >= total:
             return IdPage([], total, capped)
-        where = and_(match, *filters)
-        if query.sort not in (None, "relevance"):
+        by_relevance = rank is not None and query.sort in (None, "relevance")
+        if not capped:
+            # A narrow match: every matching id is at hand, so order just those rows. The
+            # "+ 0" keeps the planner off the popularity index, which would scan far.
+            ordering = (
+                [rank.desc(), (Book.sales_count + 0).desc(), Book.id]
+                if by_relevance
+                else self._ordering(query.sort, None)
+            )
+            statement = select(Book.id).where(Book.id.in_(ids)).order_by(*ordering)
+            return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
+        where = and_(*filters)
+        if not by_relevance:
             statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
             return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
-        if not capped:
-            # A narrow match (under COUNT_CAP books): rank every match by relevance. The
-            # "+ 0" keeps the planner off the popularity index, which would scan far.
-            statement = (
-                select(Book.id)
-                .where(where)
-                .order_by(rank.desc(), (Book.sales_count + 0).desc(), Book.id)
-                .offset(offset)
-                .limit(query.per_page)
-            )
-            return IdPage(list(self.db.scalars(statement)), total, capped)
         # A broad match: the best-selling matches first (walking the popularity index stops
         # as soon as a page is full), ranked by relevance within the page.
         page = (
@@ -181,12 +182,10 @@ class CatalogService:
             )
             conditions.append(exists().where(BookAuthor.book_id == Book.id, author_filter))
         if query.genre:
-            conditions.append(
-                exists().where(
-                    book_genres.c.book_id == Book.id,
-                    book_genres.c.genre_id == select(Genre.id).where(Genre.slug == query.genre).scalar_subquery(),
-                )
-            )
+            # books.genre_ids mirrors book_genres (a trigger keeps it exact) and is GIN-indexed;
+            # the id as a constant lets the planner use the column's statistics.
+            genre_id = self.db.scalar(select(Genre.id).where(Genre.slug == query.genre))
+            conditions.append(Book.genre_ids.contains([genre_id]) if genre_id is not None else false())
         if query.min_price is not None:
             conditions.append(Book.price >= query.min_price)
         if query.max_price is not None:
@@ -197,10 +196,32 @@ class CatalogService:
             conditions.append(Book.stock_quantity == 0)
         return conditions
 
-    def _capped_count(self, where) -> tuple[int, bool]:
-        matches = select(Book.id).where(where).limit(COUNT_CAP + 1).subquery()
-        count = self.db.scalar(select(func.count()).select_from(matches)) or 0
-        return min(count, COUNT_CAP), count > COUNT_CAP
+    def _capped_ids(self, where, *, bucketed: bool) -> list[int]:
+        """Ids of up to ``COUNT_CAP + 1`` books matching ``where``, in no particular order.
+
+        ``bucketed`` (for conditions ix_books_search answers: full text, genre) looks
+        one id bucket (``SEARCH_BUCKET_SIZE`` books) at a time and stops as soon as
+        enough are found: GIN builds a complete bitmap before the first row comes
+        out, so over the whole catalog a broad match would cost time in proportion
+        to the catalog; bucket by bucket it costs about the same at any size.
+        """
+        if not bucketed:
+            return list(self.db.scalars(select(Book.id).where(where).limit(COUNT_CAP + 1)))
+        first_id, last_id = self.db.execute(select(func.min(Book.id), func.max(Book.id))).one()
+        if last_id is None:
+            return []
+        # Constant bounds: the planner then knows how many buckets there are.
+        buckets = (
+            func.generate_series(last_id // SEARCH_BUCKET_SIZE, first_id // SEARCH_BUCKET_SIZE, -1)
+            .table_valued("n")
+            .render_derived(name="buckets")
+        )
+        size = literal_column(str(SEARCH_BUCKET_SIZE), Integer)
+        # The very expression ix_books_search indexes (models.SEARCH_BUCKET_SQL).
+        in_bucket = array([cast(Book.id // size, Integer)]).contains(array([cast(buckets.c.n, Integer)]))
+        matches = select(Book.id).where(where, in_bucket).limit(COUNT_CAP + 1).lateral("matches")
+        statement = select(matches.c.id).select_from(buckets).join(matches, true()).limit(COUNT_CAP + 1)
+        return list(self.db.scalars(statement))
 
     @staticmethod
     def _ordering(sort: str | None, rank) -> list:

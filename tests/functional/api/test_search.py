@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
-from tests.factories import make_book
+import pytest
+from sqlalchemy import text
+
+from bookstore_api.catalog import services
+from bookstore_api.catalog.models import SEARCH_BUCKET_SIZE
+from tests.factories import make_book, make_genre, next_isbn
 
 pytestmark = pytest.mark.needs_db
 
@@ -169,3 +174,94 @@ def test_hostile_queries_are_safe(anon, shelf, q):
     assert response.status_int in (200, 400), response.text[:300]
     if response.status_int == 200:
         assert isinstance(response.json["items"], list)
+
+
+def genre_ids_in_db(dbsession, book_id: int) -> tuple[list[int], list[int]]:
+    """The book's denormalised genre_ids and the sorted ids of its book_genres rows."""
+    denormalised = dbsession.execute(text("SELECT genre_ids FROM books WHERE id = :id"), {"id": book_id}).scalar_one()
+    linked = dbsession.scalars(
+        text("SELECT genre_id FROM book_genres WHERE book_id = :id ORDER BY genre_id"), {"id": book_id}
+    ).all()
+    return list(denormalised), list(linked)
+
+
+def test_genre_filter_follows_creates_changes_and_deletes(anon, staff, dbsession, shelf):
+    make_genre(dbsession, "poetry")
+    body = {"isbn": next_isbn(), "title": "Harbor Sonnets", "price": "11.00", "authors": ["Ida Verse"]}
+    created = staff.post("/books", {**body, "genres": ["poetry", "history"]}).json
+    assert titles(anon.get("/books", genre="poetry")) == ["Harbor Sonnets"]
+    assert titles(anon.get("/books", q="sonnets", genre="history")) == ["Harbor Sonnets"]
+    assert genre_ids_in_db(dbsession, created["id"])[0] == genre_ids_in_db(dbsession, created["id"])[1]
+
+    staff.patch(f"/books/{created['id']}", {"genres": ["fantasy"]})
+    assert "Harbor Sonnets" not in titles(anon.get("/books", genre="poetry"))
+    assert titles(anon.get("/books", q="sonnets", genre="history")) == []
+    assert titles(anon.get("/books", q="sonnets", genre="fantasy")) == ["Harbor Sonnets"]
+    assert set(titles(anon.get("/books", genre="fantasy"))) == {"The Hobbit", "Harbor Sonnets"}
+
+    staff.patch(f"/books/{created['id']}", {"genres": []})
+    assert genre_ids_in_db(dbsession, created["id"]) == ([], [])
+    assert titles(anon.get("/books", q="sonnets")) == ["Harbor Sonnets"]
+    assert titles(anon.get("/books", q="sonnets", genre="fantasy")) == []
+
+    staff.patch(f"/books/{created['id']}", {"genres": ["poetry"], "title": "Harbor Sonnets, Revised"})
+    assert titles(anon.get("/books", genre="poetry")) == ["Harbor Sonnets, Revised"]
+    staff.delete(f"/books/{created['id']}")
+    assert anon.get("/books", genre="poetry").json["total"] == 0
+    assert anon.get("/books", genre="no-such-genre").json == {"items": [], "total": 0, "page": 1, "per_page": 20}
+
+
+def test_genre_ids_follow_every_write_to_book_genres(dbsession, shelf):
+    duo = shelf["duo"]
+    fantasy, romance = make_genre(dbsession, "fantasy"), make_genre(dbsession, "romance")
+    history = make_genre(dbsession, "history")
+    assert genre_ids_in_db(dbsession, duo.id) == (sorted([romance.id, history.id]),) * 2
+    params = {"book": duo.id, "old": history.id, "new": fantasy.id}
+    dbsession.execute(text("UPDATE book_genres SET genre_id = :new WHERE book_id = :book AND genre_id = :old"), params)
+    assert genre_ids_in_db(dbsession, duo.id) == (sorted([romance.id, fantasy.id]),) * 2
+    moved = {"book": duo.id, "to": shelf["emma"].id, "genre": fantasy.id}
+    dbsession.execute(text("UPDATE book_genres SET book_id = :to WHERE book_id = :book AND genre_id = :genre"), moved)
+    assert genre_ids_in_db(dbsession, duo.id) == ([romance.id], [romance.id])
+    assert genre_ids_in_db(dbsession, shelf["emma"].id) == (sorted([romance.id, fantasy.id]),) * 2
+    dbsession.execute(text("DELETE FROM book_genres WHERE genre_id = :genre"), {"genre": romance.id})
+    assert genre_ids_in_db(dbsession, duo.id) == ([], [])
+    assert genre_ids_in_db(dbsession, shelf["emma"].id) == ([fantasy.id], [fantasy.id])
+
+
+def test_matches_are_counted_and_ranked_across_id_buckets(anon, dbsession, monkeypatch):
+    """Matches far apart in id (different buckets of the search index) are all found, counted and ordered."""
+    base = 8 * SEARCH_BUCKET_SIZE  # far above the ids the other books get
+    apart = [
+        base + 3 * SEARCH_BUCKET_SIZE + 7,
+        base + SEARCH_BUCKET_SIZE + 1,
+        base + 5,
+        base + 2 * SEARCH_BUCKET_SIZE - 1,
+    ]
+    for number, book_id in enumerate(apart):
+        make_book(
+            dbsession,
+            id=book_id,
+            title=f"Quasar Almanac {number}",
+            genres=("science",),
+            sales_count=10 * number,
+            description="quasar " * number,
+        )
+    make_book(
+        dbsession,
+        id=base + 4 * SEARCH_BUCKET_SIZE,
+        title="Quasar Almanac Archived",
+        archived_at=dt.datetime.now(dt.UTC),
+    )
+    found = anon.get("/books", q="quasar").json
+    assert found["total"] == 4 and "total_capped" not in found
+    assert [item["title"] for item in found["items"]] == [f"Quasar Almanac {n}" for n in (3, 2, 1, 0)]
+    assert anon.get("/books", q="quasar", genre="science", sort="-price").json["total"] == 4
+    assert anon.get("/books", q="quasar", genre="romance").json["total"] == 0
+    assert anon.get("/books", genre="science").json["total"] == 4
+
+    monkeypatch.setattr(services, "COUNT_CAP", 2)
+    broad = anon.get("/books", q="almanac", per_page=3).json
+    assert broad["total"] == 2 and broad["total_capped"] is True
+    # Above the cap the best sellers come first, whichever buckets they are in.
+    assert {item["title"] for item in broad["items"]} == {f"Quasar Almanac {n}" for n in (3, 2, 1)}
+    assert anon.get("/books", genre="science", sort="bestselling").json["total_capped"] is True
