@@ -50,6 +50,11 @@ return out
 """
 
 
+def book_version_key(prefix: str, book_id: int) -> str:
+    """The Redis key of a book's version counter (the storefront's page cache reads it too)."""
+    return f"{prefix}ver:book:{book_id}"
+
+
 def digest(value: object) -> str:
     return hashlib.sha1(
         orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS), usedforsecurity=False
@@ -65,7 +70,7 @@ class CatalogCache:
     # -- keys ------------------------------------------------------------------
 
     def _book_version_key(self, book_id: int) -> str:
-        return self.store.key("ver", "book", book_id)
+        return book_version_key(self.store.prefix, book_id)
 
     def _book_key_prefix(self, book_id: int) -> str:
         return self.store.key("book", book_id, "")

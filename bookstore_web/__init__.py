@@ -27,6 +27,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
         config.include(".assets")
         config.include(".sessions")
         config.include(".api")
+        config.include(".pagecache")
         config.include(".auth")
         config.include(".views.errors")
         config.include(".views.health")

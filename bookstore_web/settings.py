@@ -23,6 +23,7 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_API_POOL_SIZE": ("web.api_pool_size", int),
     "BOOKSTORE_REDIS_URL": ("redis.url", str),
     "BOOKSTORE_REDIS_PREFIX": ("redis.prefix", str),
+    "BOOKSTORE_CATALOG_CACHE_PREFIX": ("web.catalog_cache_prefix", str),
     "BOOKSTORE_SESSION_SECRET": ("web.session_secret", str),
     "BOOKSTORE_SESSION_TIMEOUT_SECONDS": ("web.session_timeout_seconds", int),
     "BOOKSTORE_SECURE_COOKIES": ("web.secure_cookies", str),
@@ -77,6 +78,8 @@ def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] |
     if not secret:
         settings["web.session_secret"] = development_secret(settings)
     settings["web.session_prefix"] = settings.get("web.session_prefix") or f"{settings['redis.prefix']}web-session:"
+    # the API's catalog cache, whose book versions key the page cache: the same Redis prefix unless told
+    settings["web.catalog_cache_prefix"] = settings.get("web.catalog_cache_prefix") or settings["redis.prefix"]
     return settings
 
 

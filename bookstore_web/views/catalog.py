@@ -11,10 +11,17 @@ import threading
 import time
 from typing import Any
 
+import redis
+from markupsafe import Markup
+from pyramid.renderers import render_to_response
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..api import ApiError
+from ..auth import is_staff
+from ..pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT
+from ..templating import FLASH_QUEUES, csrf_field, render_partial
 from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, see_other
 
 PER_PAGE = 24
@@ -136,18 +143,90 @@ def _has_bought(request: Request, book_id: int) -> bool:
     )
 
 
-@view_config(route_name="book", renderer="catalog/book.html", request_method="GET")
-def book(request: Request) -> dict[str, Any]:
-    book_id = path_id(request, "book_id")
+def _book_detail(request: Request, book_id: int) -> dict[str, str]:
+    """The part of a book page that is the same for every shopper, rendered (see bookstore_web.pagecache)."""
     found = request.api.get(f"/books/{book_id}")
     reviews = _reviews(request, book_id)
-    return {
-        "book": found,
-        "reviews": reviews.get("items", []),
-        "can_review": _has_bought(request, book_id),
-        "review_form": {},
-        "review_errors": {},
-    }
+    body = render_partial(
+        request,
+        "catalog/_book_detail.html",
+        book=found,
+        reviews=reviews.get("items", []),
+        shared_fragment=True,
+        review_slot=REVIEW_SLOT,
+    )
+    description = found.get("description") or found.get("title") or ""
+    if len(description) > 150:
+        description = description[:147].rsplit(" ", 1)[0] + "..."
+    page = {"title": found.get("title") or "", "description": description, "body": body}
+    visitor = render_partial(request, "catalog/book.html", page=page, shared_fragment=True)
+    login_prompt = render_partial(
+        request, "catalog/_review_form.html", book_id=book_id, can_review=False, signed_out=True
+    )
+    page["visitor_page"] = visitor.replace(REVIEW_SLOT, login_prompt)
+    return page
+
+
+def _fill(html: str, request: Request, *, review_part: str | None = None, cart_count: str | None = None) -> Markup:
+    """The shared HTML with this shopper's parts put in its slots."""
+    if CSRF_SLOT in html:
+        html = html.replace(CSRF_SLOT, csrf_field(request))
+    if review_part is not None:
+        html = html.replace(REVIEW_SLOT, review_part)
+    if cart_count is not None:
+        html = html.replace(CART_COUNT_SLOT, cart_count)
+    return Markup(html)  # noqa: S704 - rendered by our templates, every value in it escaped then
+
+
+def book_page(
+    request: Request,
+    book_id: int,
+    *,
+    can_review: bool | None = None,
+    review_form: dict[str, str] | None = None,
+    review_errors: dict[str, str] | None = None,
+) -> dict[str, Any] | Response:
+    """A book page: the shared part (cached) with this shopper's parts filled in.
+
+    A signed-out visitor with no messages waiting gets the cached whole page with
+    its slots filled (a Response); everybody else a template context for
+    ``catalog/book.html``, whose chrome is rendered for them.
+    """
+    if is_staff(request):  # staff may see archived books: never through the shared cache
+        detail = _book_detail(request, book_id)
+    else:
+        detail = request.registry["page_cache"].book_page(book_id, lambda: _book_detail(request, book_id))
+    if can_review is None and request.user is None and not _has_flashes(request):
+        cart_count = str(int(request.session.get("cart_count") or 0)) if _has_session(request) else "0"
+        return Response(_fill(detail["visitor_page"], request, cart_count=cart_count), content_type="text/html")
+    review_part = render_partial(
+        request,
+        "catalog/_review_form.html",
+        book_id=book_id,
+        can_review=_has_bought(request, book_id) if can_review is None else can_review,
+        review_form=review_form or {},
+        review_errors=review_errors or {},
+    )
+    body = _fill(detail["body"], request, review_part=review_part)
+    return {"page": {"title": detail["title"], "description": detail["description"], "body": body}}
+
+
+def _has_session(request: Request) -> bool:
+    return bool(request.cookies.get(request.registry["session_cookie_name"]))
+
+
+def _has_flashes(request: Request) -> bool:
+    if not _has_session(request):
+        return False
+    try:
+        return any(request.session.peek_flash(queue) for queue in FLASH_QUEUES)
+    except redis.RedisError:
+        return False
+
+
+@view_config(route_name="book", renderer="catalog/book.html", request_method="GET")
+def book(request: Request) -> dict[str, Any] | Response:
+    return book_page(request, path_id(request, "book_id"))
 
 
 @view_config(route_name="book_more", renderer="catalog/_more_by_author.html", request_method="GET")
@@ -192,11 +271,8 @@ def post_review(request: Request) -> Any:
                 raise
             errors = exc.fields or {"body": exc.message}
     if errors:
-        context = book(request)
-        context.update(review_form=form, review_errors=errors, can_review=True)
+        context = book_page(request, book_id, can_review=True, review_form=form, review_errors=errors)
         request.response.status = 400
-        from pyramid.renderers import render_to_response
-
         return render_to_response("catalog/book.html", context, request=request, response=request.response)
     request.session.flash("Thank you! Your review is published.", "success")
     return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
