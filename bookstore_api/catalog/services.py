@@ -14,8 +14,22 @@ from decimal import Decimal
 from typing import Any
 
 from pyramid.config import Configurator
-from sqlalchemy import Integer, and_, cast, exists, false, func, literal, literal_column, select, true
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,7 +165,11 @@ class CatalogService:
                 if by_relevance
                 else self._ordering(query.sort, None)
             )
-            statement = select(Book.id).where(Book.id.in_(ids)).order_by(*ordering)
+            statement = (
+                select(Book.id)
+                .where(Book.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
+                .order_by(*ordering)
+            )
             return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
         where = and_(*filters)
         if not by_relevance:
