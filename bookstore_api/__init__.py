@@ -51,5 +51,6 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".reviews.views")
         config.add_tween("bookstore_api.tweens.request_id_tween", under=INGRESS)
         config.add_tween("bookstore_api.tweens.body_guard_tween", under="bookstore_api.tweens.request_id_tween")
+        config.add_tween("bookstore_api.cache.cached_book_tween", under="bookstore_api.tweens.body_guard_tween")
         config.scan(ignore=[".migrations", ".devservers", ".cli", ".seed"])
     return config.make_wsgi_app()
