@@ -40,6 +40,29 @@ def services(database: str = "bench"):
             server.stop()
 
 
+@contextmanager
+def environment(**values: str):
+    """``BOOKSTORE_*`` variables set for the duration (the apps read the environment over their settings)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def in_process_api(database_url: str, redis_url: str, prefix: str = "bookstore:"):
+    """The API app in this process on these servers (whatever BOOKSTORE_* the shell has set)."""
+    from bookstore_api import main
+
+    with environment(BOOKSTORE_DATABASE_URL=database_url, BOOKSTORE_REDIS_URL=redis_url, BOOKSTORE_REDIS_PREFIX=prefix):
+        return main({}, **{"bookstore.log_level": "WARNING"})
+
+
 def fresh_database(url: str, database: str) -> str:
     """Drop and create ``database`` on the server of ``url``; return its URL."""
     return create_database(url, database, replace=True)

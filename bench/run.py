@@ -47,7 +47,16 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import checkout  # noqa: E402
-from common import ROOT, api_server, fresh_database, rss_mb, services, web_server  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    api_server,
+    environment,
+    fresh_database,
+    in_process_api,
+    rss_mb,
+    services,
+    web_server,
+)
 from search_latency import QUERIES, percentile  # noqa: E402
 
 WRK_SCRIPTS = BENCH / "wrk"
@@ -194,16 +203,8 @@ def search_latency(database_url: str, redis_url: str, prefix: str, profile: dict
     """20 typical searches through the WSGI app: uncached (cache keys deleted before each) and cached."""
     import webtest
 
-    from bookstore_api import main as make_app
-
-    settings = {
-        "sqlalchemy.url": database_url,
-        "redis.url": redis_url,
-        "redis.prefix": prefix,
-        "bookstore.log_level": "WARNING",
-    }
     client = redis_client(redis_url)
-    router = make_app({}, **settings)
+    router = in_process_api(database_url, redis_url, prefix)
     app = webtest.TestApp(router)
     statuses: Counter = Counter()
 
@@ -493,20 +494,15 @@ def checkout_runs(database_url: str, redis_url: str, profile: dict, results: dic
         runs["checkout_sellout"] = ("bench_checkout_sellout", profile["sellout_seconds"], 20)
     for name, (database, seconds, stock) in runs.items():
         log(f"{name}: 32 buyers, 10 hot books, {stock} copies each, {seconds} s")
-        previous = os.environ.get("BOOKSTORE_REDIS_PREFIX")
-        os.environ["BOOKSTORE_REDIS_PREFIX"] = f"bench-{name}-{os.getpid()}:"
         try:
-            url = fresh_database(database_url, database)
-            result = checkout.run(url, redis_url, buyers=32, seconds=seconds, stock=stock, processes=2)
+            with environment(BOOKSTORE_REDIS_PREFIX=f"bench-{name}-{os.getpid()}:"):
+                url = fresh_database(database_url, database)
+                result = checkout.run(url, redis_url, buyers=32, seconds=seconds, stock=stock, processes=2)
         except Exception as exc:
             log(f"{name}: failed: {exc}")
             results.setdefault("errors", []).append({"phase": name, "error": repr(exc)})
             continue
         finally:
-            if previous is None:
-                os.environ.pop("BOOKSTORE_REDIS_PREFIX", None)
-            else:
-                os.environ["BOOKSTORE_REDIS_PREFIX"] = previous
             client = redis_client(redis_url)
             delete_prefix(client, f"bench-{name}-{os.getpid()}:")
             client.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import services  # noqa: E402
+from common import in_process_api, services  # noqa: E402
 
 QUERIES = [
     {"q": "hobbit"},
@@ -61,7 +61,6 @@ def main() -> int:
 
     import webtest
 
-    from bookstore_api import main as make_app
     from bookstore_api.db import make_engine
     from bookstore_api.migrate import upgrade
     from bookstore_api.seed import seed_catalog
@@ -74,7 +73,7 @@ def main() -> int:
         engine.dispose()
         print(f"seeded {seeded.books:,} books in {seeded.seconds:.2f}s = {seeded.rate:,.0f} books/s")
 
-        app = webtest.TestApp(make_app({}, **settings))
+        app = webtest.TestApp(in_process_api(database_url, redis_url))
         for params in QUERIES:  # warm caches and connections
             app.get("/api/v1/books", params=params)
         timings: list[float] = []

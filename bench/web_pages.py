@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import re
 import shutil
 import statistics
@@ -23,44 +22,12 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, api_server, services
-
-from bookstore_api.devservers import free_port, port_open
-
-
-@contextmanager
-def web_server(api_url: str, redis_url: str, threads: int = 8):
-    port = free_port()
-    env = dict(
-        os.environ,
-        BOOKSTORE_API_URL=api_url,
-        BOOKSTORE_REDIS_URL=redis_url,
-        BOOKSTORE_REDIS_PREFIX="bench:",
-        BOOKSTORE_LOG_LEVEL="WARNING",
-        BOOKSTORE_THREADS=str(threads),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bookstore_api.cli", "serve", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the web server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from common import ROOT, api_server, services, web_server
 
 
 def session_cookie(base: str) -> str:
@@ -159,7 +126,7 @@ def main() -> int:
         engine = make_engine({"sqlalchemy.url": database_url})
         seed_catalog(engine, books=args.books, seed=1, progress=False)
         engine.dispose()
-        with api_server(database_url, redis_url) as (api_url, _), web_server(api_url, redis_url) as web_url:
+        with api_server(database_url, redis_url) as (api_url, _), web_server(api_url, redis_url) as (web_url, _):
             cookie = session_cookie(web_url)
             pages = {"/healthz": "/healthz", "catalog /books": "/books", "book /books/{id}": "/books/42"}
             for path in pages.values():  # warm up: imports, templates, connection pools, caches
