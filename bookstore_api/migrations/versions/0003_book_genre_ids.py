@@ -13,7 +13,7 @@ matches up to a cap bucket by bucket costs the same at any catalog size.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01
+Create Date: 2026-11-29
 """
 
 import sqlalchemy as sa
