@@ -38,6 +38,8 @@ from ..errors import conflict, invalid, not_found
 from .models import SEARCH_BUCKET_SIZE, Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200
+#: a full-text search expected to match at most this many books reads every match in one scan
+MODERATE_MATCHES = 3_000
 #: totals are exact up to this many matches, then reported as this number with total_capped;
 #: narrower searches are ranked by relevance, broader ones list the best sellers first
 COUNT_CAP = 1_000
@@ -130,7 +132,9 @@ class CatalogService:
         """One page of matching book ids, in order, and the (capped) number of matches.
 
         Full text first; only when it finds nothing does the trigram (typo) match
-        run. Up to ``COUNT_CAP + 1`` matching ids are fetched first: below the cap
+        run. A full-text search the planner expects to match a moderate number of
+        books reads every match in one scan (:meth:`_all_matches`); otherwise up to
+        ``COUNT_CAP + 1`` matching ids are fetched bucket by bucket. Below the cap
         those are every match, and only they are ordered (by relevance or the
         requested sort); above it the best-selling matches come first (ranked by
         relevance within the page), so no query ever ranks every row of a broad match.
@@ -146,7 +150,10 @@ class CatalogService:
             tsquery = _tsquery(q)
             match = Book.search_vector.op("@@")(tsquery)
             rank = func.ts_rank_cd(Book.search_vector, tsquery, 32)
-            ids = self._capped_ids(and_(match, *filters), bucketed=True)
+            everything = self._all_matches(and_(match, *filters))
+            if everything:
+                return self._page_of(everything, rank, query)
+            ids = [] if everything == [] else self._capped_ids(and_(match, *filters), bucketed=True)
             if not ids:  # nothing by full text: tolerate typos
                 lowered = q.lower()
                 match = literal(lowered).op("<%")(Book.search_text)
@@ -187,6 +194,48 @@ class CatalogService:
         )
         statement = select(page.c.id).order_by(page.c.rank.desc(), page.c.sales_count.desc(), page.c.id)
         return IdPage(list(self.db.scalars(statement)), total, capped)
+
+    def _all_matches(self, where) -> list[tuple[int, int]] | None:
+        """Every match as ``(id, sales_count)``, when there are at most ``MODERATE_MATCHES``; else None.
+
+        Asked only when the planner expects a moderate number: one index scan then
+        yields the count and every candidate for the page, where counting bucket by
+        bucket and then finding the page would scan the index twice (and nearly every
+        bucket, the matches being spread over the catalog). Broad matches (many
+        thousands) are left to the bucketed count, which stops early.
+        """
+        statement = select(Book.id, Book.sales_count).where(where)
+        if self._estimated_rows(statement) > MODERATE_MATCHES:
+            return None
+        rows = self.db.execute(statement.limit(MODERATE_MATCHES + 1)).all()
+        return [(row[0], row[1]) for row in rows] if len(rows) <= MODERATE_MATCHES else None
+
+    def _estimated_rows(self, statement) -> float:
+        """The planner's estimate of how many rows ``statement`` returns (planning only, nothing runs)."""
+        compiled = statement.compile(dialect=self.db.get_bind().dialect, compile_kwargs={"render_postcompile": True})
+        plan = self.db.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    def _page_of(self, matches: list[tuple[int, int]], rank, query: BookQuery) -> IdPage:
+        """One page from every match of a full-text search, ordered as ``search_ids`` promises."""
+        total, capped = min(len(matches), COUNT_CAP), len(matches) > COUNT_CAP
+        offset = (query.page - 1) * query.per_page
+        if offset >= total:
+            return IdPage([], total, capped)
+        ids = [book_id for book_id, _ in matches]
+        if capped and query.sort in (None, "relevance"):
+            # a broad match: the best sellers first, ranked by relevance within the page
+            best = sorted(matches, key=lambda match: (-match[1], match[0]))[offset : offset + query.per_page]
+            ids = [book_id for book_id, _ in best]
+            offset = 0
+        if query.sort in (None, "relevance"):
+            ordering = [rank.desc(), (Book.sales_count + 0).desc(), Book.id]
+        else:
+            ordering = self._ordering(query.sort, None)
+        statement = select(Book.id).where(Book.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
+        return IdPage(
+            list(self.db.scalars(statement.order_by(*ordering).offset(offset).limit(query.per_page))), total, capped
+        )
 
     def _filters(self, query: BookQuery) -> list:
         conditions = [Book.archived_at.is_(None)]

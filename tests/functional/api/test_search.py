@@ -228,8 +228,12 @@ def test_genre_ids_follow_every_write_to_book_genres(dbsession, shelf):
     assert genre_ids_in_db(dbsession, shelf["emma"].id) == ([fantasy.id], [fantasy.id])
 
 
-def test_matches_are_counted_and_ranked_across_id_buckets(anon, dbsession, monkeypatch):
-    """Matches far apart in id (different buckets of the search index) are all found, counted and ordered."""
+@pytest.mark.parametrize("strategy", ["one scan", "bucket by bucket"])
+def test_matches_are_counted_and_ranked_across_id_buckets(anon, dbsession, monkeypatch, strategy):
+    """Matches far apart in id (different buckets of the search index) are all found, counted and ordered,
+    whether every match is read in one scan (a moderate number expected) or bucket by bucket (a broad match)."""
+    if strategy == "bucket by bucket":
+        monkeypatch.setattr(services, "MODERATE_MATCHES", 0)
     base = 8 * SEARCH_BUCKET_SIZE  # far above the ids the other books get
     apart = [
         base + 3 * SEARCH_BUCKET_SIZE + 7,
