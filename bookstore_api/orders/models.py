@@ -82,7 +82,11 @@ class IdempotencyKey(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     key: Mapped[str] = mapped_column(String(255), nullable=False)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # the id is drawn from the orders sequence when the key is claimed, before the order row
+    # exists: the foreign key is checked at commit (migration 0004)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 

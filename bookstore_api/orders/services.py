@@ -40,6 +40,9 @@ CENT = Decimal("0.01")
 
 
 #: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
+#: the next order id, drawn when an Idempotency-Key is claimed
+NEXT_ORDER_ID = text("nextval(pg_get_serial_sequence('orders', 'id'))")
+
 TAKE_STOCK = text(
     """
     WITH taken AS (
@@ -87,26 +90,29 @@ class OrderService:
 
     # -- checkout --------------------------------------------------------------
 
-    def _claim_key(self, user_id: int, key: str, fingerprint: str) -> Order | None:
-        """Claim the Idempotency-Key, or return the order an earlier request made with it.
+    def _claim_key(self, user_id: int, key: str, fingerprint: str) -> tuple[int | None, Order | None]:
+        """Claim the Idempotency-Key: ``(new order id, None)``, or ``(None, order)`` of an earlier request.
 
         A concurrent request with the same key waits on the unique index until the
         first one commits (then sees its order) or aborts (then claims the key itself).
+        The claim draws the new order's id from the orders sequence in the same
+        statement, so the order, its lines and its confirmation are written in one
+        flush afterwards (the key's foreign key is checked at commit).
         """
         claimed = self.db.execute(
             insert(IdempotencyKey)
-            .values(user_id=user_id, key=key, request_hash=fingerprint)
+            .values(user_id=user_id, key=key, request_hash=fingerprint, order_id=NEXT_ORDER_ID)
             .on_conflict_do_nothing(constraint="uq_idempotency_keys_user_id_key")
-            .returning(IdempotencyKey.id)
+            .returning(IdempotencyKey.order_id)
         ).scalar()
         if claimed is not None:
-            return None
+            return claimed, None
         record = self.db.scalar(
             select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         )
         if record.request_hash != fingerprint:
             raise conflict("idempotency_key_reused", "This Idempotency-Key was already used for a different request.")
-        return self.db.get(Order, record.order_id)
+        return None, self.db.get(Order, record.order_id)
 
     def _wanted_items(self, request: CheckoutRequest, identity: Identity) -> tuple[list[tuple[int, int]], Any]:
         if request.cart_id is None:
@@ -133,7 +139,7 @@ class OrderService:
         ]
 
     def place_order(self, identity: Identity, key: str, request: CheckoutRequest) -> tuple[Order, bool]:
-        existing = self._claim_key(identity.user_id, key, request.fingerprint())
+        order_id, existing = self._claim_key(identity.user_id, key, request.fingerprint())
         if existing is not None:
             return existing, False
         items, cart = self._wanted_items(request, identity)
@@ -169,6 +175,7 @@ class OrderService:
         # Write everything that touches no shared row first ...
         now = dt.datetime.now(dt.UTC)
         order = Order(
+            id=order_id,
             user_id=identity.user_id,
             status="paid",
             created_at=now,
@@ -194,16 +201,10 @@ class OrderService:
             ],
         )
         self.db.add(order)
-        self.db.flush()
-        self.db.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.user_id == identity.user_id, IdempotencyKey.key == key)
-            .values(order_id=order.id)
-        )
+        self.db.add(self._confirmation(order, identity))
         if cart is not None:
             self.carts.empty(cart)
-        self.db.add(self._confirmation(order, identity))
-        self.db.flush()
+        self.db.flush()  # the order, its lines and its confirmation: one flush
 
         # ... then take the stock, last, so the hot book rows stay locked only until the
         # commit that follows; always in ascending book id order (no deadlocks).
