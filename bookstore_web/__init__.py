@@ -23,6 +23,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
     settings = build_settings(ini_settings)
     configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
     with Configurator(settings=settings) as config:
+        config.include(".request")
         config.include(".templating")
         config.include(".assets")
         config.include(".sessions")

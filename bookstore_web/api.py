@@ -184,16 +184,4 @@ def includeme(config: Any) -> None:
         pool_size=int(settings["web.api_pool_size"]),
         transport=settings.get("web.api_transport"),
     )
-    config.registry["api_client"] = client
-
-    def api(request: Any) -> RequestApi:
-        from .auth import session_token
-
-        return RequestApi(
-            request.registry["api_client"],
-            getattr(request, "request_id", None),
-            session_token(request),
-            request.client_addr,
-        )
-
-    config.add_request_method(api, "api", reify=True)
+    config.registry["api_client"] = client  # request.api (bookstore_web.request) binds it to a page

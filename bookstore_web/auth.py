@@ -127,5 +127,4 @@ class SessionSecurityPolicy:
 
 
 def includeme(config: Configurator) -> None:
-    config.add_request_method(current_user, "user", reify=True)
     config.set_security_policy(SessionSecurityPolicy())
