@@ -55,6 +55,9 @@ def includeme(config: Configurator) -> None:
         serialize=_dumps,
         deserialize=_loads,
         deserialized_fails_new=True,
+        # every change is an assignment (session[key] = value), which marks the session for
+        # saving; comparing a re-serialised copy after each request is not needed
+        detect_changes=False,
         id_generator=lambda: f"{settings['web.session_prefix']}{_random_id()}",
     )
 
