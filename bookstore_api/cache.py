@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 import orjson
 import transaction
 
-from .redisconn import RedisStore
+from .redisconn import LuaScript, RedisStore
 
 BOOK_TTL = 3600
 LIST_TTL = 300
@@ -65,8 +65,8 @@ def digest(value: object) -> str:
 class CatalogCache:
     def __init__(self, store: RedisStore):
         self.store = store
-        self._get_versioned = store.client.register_script(_GET_VERSIONED)
-        self._get_books = store.client.register_script(_GET_BOOKS)
+        self._get_versioned = LuaScript(store.client, _GET_VERSIONED)
+        self._get_books = LuaScript(store.client, _GET_BOOKS)
 
     # -- keys ------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from markupsafe import Markup
 from pyramid.config import Configurator
 
 from bookstore_api.cache import book_version_key
-from bookstore_api.redisconn import RedisStore
+from bookstore_api.redisconn import LuaScript, RedisStore
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
@@ -70,7 +70,7 @@ class PageCache:
         self.catalog_prefix = catalog_prefix
         self.release = release
         self.ttl = ttl
-        self._get_page = store.client.register_script(_GET_PAGE)
+        self._get_page = LuaScript(store.client, _GET_PAGE)
 
     def book_page(self, book_id: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The shared part of a book's page: from Redis, or built (which may raise) and stored."""
