@@ -27,7 +27,9 @@ def services(database: str = "bench"):
     try:
         server_url, redis_url = dev["database_url"], dev["redis_url"]
         if not server_url:
-            pg = EmbeddedPostgres(work / "pg", durable=False).start()
+            # sized like the production database: RDS gives shared_buffers a quarter of the
+            # instance's memory, 1 GiB on the db.t4g.medium of inventories/production
+            pg = EmbeddedPostgres(work / "pg", durable=False, shared_buffers="1GB").start()
             started.append(pg)
             server_url = pg.url
         if not redis_url:

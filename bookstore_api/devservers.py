@@ -190,10 +190,11 @@ class EmbeddedPostgres(ManagedProcess):
     name = "postgres"
     stop_signal = signal.SIGINT  # fast shutdown: do not wait for clients
 
-    def __init__(self, datadir: Path, port: int | None = None, *, durable: bool = True):
+    def __init__(self, datadir: Path, port: int | None = None, *, durable: bool = True, shared_buffers: str = "256MB"):
         self.datadir = Path(datadir).resolve()
         self.port = port or free_port()
         self.durable = durable
+        self.shared_buffers = shared_buffers
         self.pid_file = self.datadir.parent / f"{self.datadir.name}.bookstore.pid"
 
     @property
@@ -244,7 +245,7 @@ class EmbeddedPostgres(ManagedProcess):
             "port": str(self.port),
             "unix_socket_directories": "",
             "max_connections": "200",
-            "shared_buffers": "256MB",
+            "shared_buffers": self.shared_buffers,
             "work_mem": "16MB",
             "maintenance_work_mem": "256MB",
             "log_min_messages": "warning",
