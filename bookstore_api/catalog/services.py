@@ -164,20 +164,8 @@ class CatalogService:
         if offset >= total:
             return IdPage([], total, capped)
         by_relevance = rank is not None and query.sort in (None, "relevance")
-        if not capped:
-            # A narrow match: every matching id is at hand, so order just those rows. The
-            # "+ 0" keeps the planner off the popularity index, which would scan far.
-            ordering = (
-                [rank.desc(), (Book.sales_count + 0).desc(), Book.id]
-                if by_relevance
-                else self._ordering(query.sort, None)
-            )
-            statement = (
-                select(Book.id)
-                .where(Book.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
-                .order_by(*ordering)
-            )
-            return IdPage(list(self.db.scalars(statement.offset(offset).limit(query.per_page))), total, capped)
+        if not capped:  # a narrow match: every matching id is at hand, so order just those rows
+            return IdPage(self._order_ids(ids, rank, query.sort, offset, query.per_page), total, capped)
         where = and_(*filters)
         if not by_relevance:
             statement = select(Book.id).where(where).order_by(*self._ordering(query.sort, None))
@@ -222,20 +210,24 @@ class CatalogService:
         offset = (query.page - 1) * query.per_page
         if offset >= total:
             return IdPage([], total, capped)
-        ids = [book_id for book_id, _ in matches]
         if capped and query.sort in (None, "relevance"):
             # a broad match: the best sellers first, ranked by relevance within the page
             best = sorted(matches, key=lambda match: (-match[1], match[0]))[offset : offset + query.per_page]
-            ids = [book_id for book_id, _ in best]
-            offset = 0
-        if query.sort in (None, "relevance"):
+            return IdPage(
+                self._order_ids([book_id for book_id, _ in best], rank, query.sort, 0, query.per_page), total, capped
+            )
+        ids = [book_id for book_id, _ in matches]
+        return IdPage(self._order_ids(ids, rank, query.sort, offset, query.per_page), total, capped)
+
+    def _order_ids(self, ids: list[int], rank, sort: str | None, offset: int, limit: int) -> list[int]:
+        """One page of a known set of matching ids, by relevance (``rank``) or the requested sort."""
+        if rank is not None and sort in (None, "relevance"):
+            # The "+ 0" keeps the planner off the popularity index, which would scan far.
             ordering = [rank.desc(), (Book.sales_count + 0).desc(), Book.id]
         else:
-            ordering = self._ordering(query.sort, None)
+            ordering = self._ordering(sort, None)
         statement = select(Book.id).where(Book.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
-        return IdPage(
-            list(self.db.scalars(statement.order_by(*ordering).offset(offset).limit(query.per_page))), total, capped
-        )
+        return list(self.db.scalars(statement.order_by(*ordering).offset(offset).limit(limit)))
 
     def _filters(self, query: BookQuery) -> list:
         conditions = [Book.archived_at.is_(None)]
