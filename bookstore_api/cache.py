@@ -105,13 +105,11 @@ class CatalogCache:
 
     def book_json(self, book_id: int, build: Callable[[], bytes | None]) -> bytes | None:
         """A book's rendered JSON: from the cache, or built and stored (None: no such book)."""
-        return self._versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "", build, BOOK_TTL)
+        return self.versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "", build, BOOK_TTL)
 
     def cached_book_json(self, book_id: int) -> bytes | None:
         """A book's current JSON if it is in the cache; None on a miss or with Redis down (never builds)."""
-        version_key = self._book_version_key(book_id)
-        prefix = self._book_key_prefix(book_id)
-        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, ""]))
+        found = self._read_versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "")
         return found[1] if found is not None else None
 
     def books_json(self, book_ids: list[int], build_many: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
@@ -146,22 +144,30 @@ class CatalogCache:
     def book_entry(self, book_id: int, name: str, params: object, build: Callable[[], bytes]) -> bytes:
         """An entry that changes with one book (its reviews, say): same version as the book."""
         prefix = self.store.key("book", book_id, name, digest(params), "")
-        return self._versioned(self._book_version_key(book_id), prefix, "", build, BOOK_TTL)
+        return self.versioned(self._book_version_key(book_id), prefix, "", build, BOOK_TTL)
 
     def catalog_entry(self, name: str, params: object, build: Callable[[], bytes], ttl: int = LIST_TTL) -> bytes:
         """An entry that depends on what the catalog contains (listings, genres, authors)."""
         version_key = self.store.key("ver", "catalog")
-        return self._versioned(version_key, self.store.key("cat", ""), f":{name}:{digest(params)}", build, ttl)
+        return self.versioned(version_key, self.store.key("cat", ""), f":{name}:{digest(params)}", build, ttl)
 
-    def _versioned(self, version_key: str, prefix: str, suffix: str, build: Callable, ttl: int):
-        """Read ``prefix + <current version> + suffix`` in one round trip; rebuild on a miss."""
-        found = self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, suffix]))
+    def versioned(self, version_key: str, prefix: str, suffix: str, build: Callable, ttl: int):
+        """Read ``prefix + <current version> + suffix`` in one round trip; rebuild on a miss.
+
+        Entries of other namespaces may hang off these versions too (the storefront's
+        page cache keys its pages by a book's version).
+        """
+        found = self._read_versioned(version_key, prefix, suffix)
         if found is None:  # Redis is unavailable
             return build()
         version, data = found
         if data is not None:
             return data
         return self._rebuild(prefix + version.decode() + suffix, build, ttl)
+
+    def _read_versioned(self, version_key: str, prefix: str, suffix: str) -> list | None:
+        """``[version, data or None]`` in one round trip; None while Redis is unavailable."""
+        return self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, suffix]))
 
     def _rebuild(self, key: str, build: Callable[[], bytes | None], ttl: int) -> bytes | None:
         """Build a missing entry; if another request is already building it, wait for that one."""

@@ -34,8 +34,8 @@ import orjson
 from markupsafe import Markup
 from pyramid.config import Configurator
 
-from bookstore_api.cache import book_version_key
-from bookstore_api.redisconn import LuaScript, RedisStore
+from bookstore_api.cache import CatalogCache, book_version_key
+from bookstore_api.redisconn import RedisStore
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
@@ -48,12 +48,6 @@ CSRF_SLOT = Markup("<csrf-input/>")
 REVIEW_SLOT = Markup("<review-slot/>")
 CART_COUNT_SLOT = Markup("<cart-count/>")
 
-# KEYS[1] = the book's version key; ARGV[1] = prefix of the page keys.
-_GET_PAGE = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. version)}
-"""
-
 
 def templates_release() -> str:
     """A digest of every template file: pages rendered by other markup are never served."""
@@ -65,31 +59,28 @@ def templates_release() -> str:
 
 
 class PageCache:
-    def __init__(self, store: RedisStore, catalog_prefix: str, release: str, ttl: int = PAGE_TTL):
-        self.store = store
+    def __init__(self, cache: CatalogCache, catalog_prefix: str, release: str, ttl: int = PAGE_TTL):
+        self.cache = cache
         self.catalog_prefix = catalog_prefix
         self.release = release
         self.ttl = ttl
-        self._get_page = LuaScript(store.client, _GET_PAGE)
 
     def book_page(self, book_id: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The shared part of a book's page: from Redis, or built (which may raise) and stored."""
-        version_key = book_version_key(self.catalog_prefix, book_id)
-        prefix = self.store.key("web", "book", self.release, book_id, "")
-        found = self.store.call(lambda client: self._get_page(keys=[version_key], args=[prefix]))
-        if found is None:  # Redis is unavailable
-            return build()
-        version, data = found
-        if data is not None:
-            return orjson.loads(data)
-        page = build()
-        # Built from data read after the version was: never older than the version it is stored under.
-        key = prefix + version.decode()
-        self.store.call(lambda client: client.set(key, orjson.dumps(page), ex=self.ttl))
-        return page
+        """The shared part of a book's page: from Redis, or built (which may raise) and stored.
+
+        The catalog cache's versioned read: one round trip, one rebuild at a time.
+        """
+        entry = self.cache.versioned(
+            book_version_key(self.catalog_prefix, book_id),
+            self.cache.store.key("web", "book", self.release, book_id, ""),
+            "",
+            lambda: orjson.dumps(build()),
+            self.ttl,
+        )
+        return orjson.loads(entry)
 
 
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
-    store = RedisStore(config.registry["session_redis"], settings["redis.prefix"])
-    config.registry["page_cache"] = PageCache(store, settings["web.catalog_cache_prefix"], templates_release())
+    cache = CatalogCache(RedisStore(config.registry["session_redis"], settings["redis.prefix"]))
+    config.registry["page_cache"] = PageCache(cache, settings["web.catalog_cache_prefix"], templates_release())
