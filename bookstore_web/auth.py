@@ -17,6 +17,7 @@ from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 
 from .api import ApiError, ApiUnavailable
+from .sessions import has_session
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def _session_auth(request: Request) -> dict[str, Any] | None:
 
 def session_token(request: Request) -> str | None:
     """The shopper's API token, or None when signed out (never creates a session)."""
-    if not request.cookies.get(request.registry["session_cookie_name"]):
+    if not has_session(request):
         return None
     auth = _session_auth(request)
     return auth["token"] if auth else None
@@ -46,7 +47,7 @@ def session_token(request: Request) -> str | None:
 
 def current_user(request: Request) -> dict[str, Any] | None:
     """``{id, email, name, role}`` of the signed-in shopper, or None."""
-    if not request.cookies.get(request.registry["session_cookie_name"]):
+    if not has_session(request):
         return None
     auth = _session_auth(request)
     return auth["user"] if auth else None

@@ -17,6 +17,7 @@ from pyramid.config import Configurator
 from pyramid_session_redis import RedisSessionFactory
 
 COOKIE_NAME = "bookstore_session"
+CART_COUNT_KEY = "cart_count"
 
 
 def _dumps(data: dict) -> bytes:
@@ -72,6 +73,16 @@ def includeme(config: Configurator) -> None:
 
     config.set_session_factory(session_factory)
     config.set_default_csrf_options(require_csrf=True, token="csrf_token", header="X-CSRF-Token")  # noqa: S106
+
+
+def has_session(request: Any) -> bool:
+    """Whether the browser sent a session cookie (touching ``request.session`` otherwise makes one)."""
+    return bool(request.cookies.get(request.registry["session_cookie_name"]))
+
+
+def cart_count(request: Any) -> int:
+    """How many books the shopper's cart holds, as last seen (0 without a session)."""
+    return int(request.session.get(CART_COUNT_KEY) or 0) if has_session(request) else 0
 
 
 def _skip_refresh(force_redis_ttl: int | None = None) -> None:

@@ -15,6 +15,8 @@ from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
 from pyramid.request import Request
 
+from .sessions import cart_count, has_session
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
 
 
@@ -152,13 +154,13 @@ def page_state(context: Context, request: Request) -> dict[str, Any]:
 
         return {"user": None, "is_staff": False, "cart_count": CART_COUNT_SLOT, "flashes": []}
     state: dict[str, Any] = {"user": None, "is_staff": False, "cart_count": 0, "flashes": []}
-    if not request.cookies.get(request.registry["session_cookie_name"]):
+    if not has_session(request):
         return state
     try:
         user = request.user
         state["user"] = user
         state["is_staff"] = bool(user) and user.get("role") in ("staff", "admin")
-        state["cart_count"] = int(request.session.get("cart_count") or 0)
+        state["cart_count"] = cart_count(request)
         # peek first: popping an empty queue would rewrite the session in Redis on every page view
         state["flashes"] = [
             (queue, message)

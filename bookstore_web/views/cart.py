@@ -19,13 +19,14 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..api import ApiError, ApiUnavailable
+from ..sessions import CART_COUNT_KEY, has_session
 from ..templating import to_decimal
 from . import MAX_ID, is_htmx, path_id, see_other
 
 log = logging.getLogger(__name__)
 
 CART_KEY = "cart_id"
-COUNT_KEY = "cart_count"
+COUNT_KEY = CART_COUNT_KEY
 MAX_QUANTITY = 99
 
 
@@ -70,7 +71,7 @@ def _remember(request: Request, cart: dict[str, Any]) -> dict[str, Any]:
 
 def load_cart(request: Request) -> dict[str, Any] | None:
     """The shopper's cart, or None when they have none (or it is gone: checked out, expired)."""
-    if not request.cookies.get(request.registry["session_cookie_name"]):
+    if not has_session(request):
         return None
     cart_id = request.session.get(CART_KEY)
     if not cart_id:

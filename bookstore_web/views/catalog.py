@@ -21,6 +21,7 @@ from pyramid.view import view_config
 from ..api import ApiError
 from ..auth import is_staff
 from ..pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT
+from ..sessions import cart_count, has_session
 from ..templating import FLASH_QUEUES, csrf_field, render_partial
 from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, see_other
 
@@ -197,8 +198,8 @@ def book_page(
     else:
         detail = request.registry["page_cache"].book_page(book_id, lambda: _book_detail(request, book_id))
     if can_review is None and request.user is None and not _has_flashes(request):
-        cart_count = str(int(request.session.get("cart_count") or 0)) if _has_session(request) else "0"
-        return Response(_fill(detail["visitor_page"], request, cart_count=cart_count), content_type="text/html")
+        count = str(cart_count(request))
+        return Response(_fill(detail["visitor_page"], request, cart_count=count), content_type="text/html")
     review_part = render_partial(
         request,
         "catalog/_review_form.html",
@@ -211,12 +212,8 @@ def book_page(
     return {"page": {"title": detail["title"], "description": detail["description"], "body": body}}
 
 
-def _has_session(request: Request) -> bool:
-    return bool(request.cookies.get(request.registry["session_cookie_name"]))
-
-
 def _has_flashes(request: Request) -> bool:
-    if not _has_session(request):
+    if not has_session(request):
         return False
     try:
         return any(request.session.peek_flash(queue) for queue in FLASH_QUEUES)
