@@ -144,8 +144,11 @@ def _has_bought(request: Request, book_id: int) -> bool:
     )
 
 
-def _book_detail(request: Request, book_id: int) -> dict[str, str]:
-    """The part of a book page that is the same for every shopper, rendered (see bookstore_web.pagecache)."""
+def _book_detail(request: Request, book_id: int, *, visitor_page: bool = True) -> dict[str, str]:
+    """The part of a book page that is the same for every shopper, rendered (see bookstore_web.pagecache).
+
+    ``visitor_page``: also the whole page as a signed-out visitor sees it (what the cache serves them).
+    """
     found = request.api.get(f"/books/{book_id}")
     reviews = _reviews(request, book_id)
     body = render_partial(
@@ -157,9 +160,9 @@ def _book_detail(request: Request, book_id: int) -> dict[str, str]:
         review_slot=REVIEW_SLOT,
     )
     description = found.get("description") or found.get("title") or ""
-    if len(description) > 150:
-        description = description[:147].rsplit(" ", 1)[0] + "..."
     page = {"title": found.get("title") or "", "description": description, "body": body}
+    if not visitor_page:
+        return page
     visitor = render_partial(request, "catalog/book.html", page=page, shared_fragment=True)
     login_prompt = render_partial(
         request, "catalog/_review_form.html", book_id=book_id, can_review=False, signed_out=True
@@ -194,7 +197,7 @@ def book_page(
     ``catalog/book.html``, whose chrome is rendered for them.
     """
     if is_staff(request):  # staff may see archived books: never through the shared cache
-        detail = _book_detail(request, book_id)
+        detail = _book_detail(request, book_id, visitor_page=False)
     else:
         detail = request.registry["page_cache"].book_page(book_id, lambda: _book_detail(request, book_id))
     if can_review is None and request.user is None and not _has_flashes(request):
