@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,8 +72,9 @@ def fresh_database(url: str, database: str) -> str:
     return create_database(url, database, replace=True)
 
 
+@contextmanager
 def _serve(app: str, env: dict, what: str):
-    """Start ``bookstore serve <app>`` on a free loopback port; return (base URL, process) once it listens."""
+    """``bookstore serve <app>`` on a free loopback port: yields (base URL, process) once it listens, stops it after."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bookstore_api.cli", "serve", app, "--host", "127.0.0.1", "--port", str(port)],
@@ -86,7 +89,11 @@ def _serve(app: str, env: dict, what: str):
             proc.wait(10)
             raise RuntimeError(f"the {what} server did not start")
         time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", proc
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @contextmanager
@@ -104,12 +111,8 @@ def api_server(database_url: str, redis_url: str, threads: int | None = 16, extr
     if threads is not None:
         env.update(BOOKSTORE_THREADS=str(threads), BOOKSTORE_DB_POOL_SIZE=str(threads))
     env.update(extra_env or {})
-    base, proc = _serve("api", env, "API")
-    try:
-        yield base, proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with _serve("api", env, "API") as served:
+        yield served
 
 
 @contextmanager
@@ -128,12 +131,21 @@ def web_server(api_url: str, redis_url: str, threads: int | None = None, extra_e
     if threads is not None:
         env["BOOKSTORE_THREADS"] = str(threads)
     env.update(extra_env or {})
-    base, proc = _serve("web", env, "storefront")
+    with _serve("web", env, "storefront") as served:
+        yield served
+
+
+def session_cookie(base: str) -> str:
+    """The storefront's session cookie, so every load connection is a returning shopper."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        yield base, proc
+        connection.request("GET", "/books")
+        response = connection.getresponse()
+        response.read()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        connection.close()
+    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
 
 
 def rss_mb(pid: int) -> float:

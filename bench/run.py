@@ -55,6 +55,7 @@ from common import (  # noqa: E402
     in_process_api,
     rss_mb,
     services,
+    session_cookie,
     web_server,
 )
 from search_latency import QUERIES, percentile  # noqa: E402
@@ -384,19 +385,6 @@ def preflight(base: str, path: str, cookie: str) -> dict:
         "etag": response.getheader("ETag"),
         "content_type": response.getheader("Content-Type"),
     }
-
-
-def session_cookie(base: str) -> str:
-    """The storefront's session cookie, so every wrk connection is a returning shopper."""
-    parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request("GET", "/books")
-        response = connection.getresponse()
-        response.read()
-    finally:
-        connection.close()
-    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
 
 
 def catalog_ids(database_url: str) -> tuple[int, int, list[int]]:

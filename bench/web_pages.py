@@ -27,18 +27,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, api_server, services, web_server
-
-
-def session_cookie(base: str) -> str:
-    parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    connection.request("GET", "/books")
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    cookie = response.getheader("Set-Cookie") or ""
-    return cookie.split(";", 1)[0]
+from common import ROOT, api_server, services, session_cookie, web_server
 
 
 def load_python(base: str, path: str, seconds: float, connections: int, cookie: str) -> dict:
