@@ -125,16 +125,21 @@ def test_repeated_failures_for_one_email_are_rate_limited(anon):
     anon.post("/auth/tokens", {"email": other, "password": PASSWORD}, status=201)
 
 
-@pytest.mark.needs_db  # would lock the QA machine's address out of a live shop
-def test_repeated_failures_from_one_address_are_rate_limited(testapp):
-    client = Client(testapp)
+def spray_failed_logins(client: Client, headers: dict[str, str]) -> None:
+    """50 failed log-ins, each for another account: the per-address limit, not the per-email one."""
     for i in range(50):
         client.post(
             "/auth/tokens",
             {"email": f"spray-{i}@example.com", "password": "guess guess"},
             status=401,
-            headers={"X-Test": "1"},
+            headers=headers,
         )
+
+
+@pytest.mark.needs_db  # would lock the QA machine's address out of a live shop
+def test_repeated_failures_from_one_address_are_rate_limited(testapp):
+    client = Client(testapp)
+    spray_failed_logins(client, {"X-Test": "1"})
     response = client.post("/auth/tokens", {"email": "spray-x@example.com", "password": "guess guess"}, status=429)
     assert int(response.headers["Retry-After"]) > 0
 
@@ -153,13 +158,7 @@ def test_tokens_are_served_from_redis_after_first_use(testapp, api_app):
 def test_address_limit_follows_the_shopper_behind_trusted_proxies(testapp):
     """The storefront calls the API for every shopper: the limit must count shoppers, not it."""
     client = Client(testapp)
-    for i in range(50):
-        client.post(
-            "/auth/tokens",
-            {"email": f"spray-{i}@example.com", "password": "guess guess"},
-            status=401,
-            headers={"X-Forwarded-For": "203.0.113.7"},
-        )
+    spray_failed_logins(client, {"X-Forwarded-For": "203.0.113.7"})
     limited = client.post(
         "/auth/tokens",
         {"email": "x@example.com", "password": "guess guess"},
