@@ -15,7 +15,7 @@ bootstrap: ## Create .venv and install pinned dependencies (idempotent)
 
 run: ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
 	@./scripts/bootstrap.sh run
-	@$(VENV)/bin/bookstore run
+	@$(VENV)/bin/bookstore-dev run
 
 stack: bootstrap ## Local AWS-like topology: HAProxy on :8080 over 2 API and 2 web processes
 	@$(PY) scripts/stack.py start
@@ -32,9 +32,10 @@ test-unit: bootstrap ## Unit tests only
 test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: the API suite against a deployed shop)
 	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/api,tests/functional) $(PYTEST_ARGS)
 
-lint: bootstrap ## ruff lint and format check (plus infra linters when present)
+lint: bootstrap ## ruff lint and format check, the package layers (import-linter), infra linters
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 	@if [ -x scripts/lint-infra.sh ]; then PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/lint-infra.sh; fi
 	@if [ -x scripts/lint-docker.sh ]; then PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./scripts/lint-docker.sh; fi
 
@@ -46,15 +47,17 @@ migrate: bootstrap ## Apply migrations to BOOKSTORE_DATABASE_URL
 	@$(VENV)/bin/bookstore migrate
 
 seed: bootstrap ## Seed BOOKS (default 100000) books into BOOKSTORE_DATABASE_URL
-	@$(VENV)/bin/bookstore seed --books $${BOOKS:-100000}
+	@$(VENV)/bin/bookstore-dev seed --books $${BOOKS:-100000}
 
 bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes bench/results/)
 	@$(PY) bench/run.py
 
 requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
-	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file ../requirements.txt app.in
-	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --output-file dev.txt dev.in
-	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header -c ../requirements.txt -c dev.txt --output-file infra.txt infra.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file ../requirements.txt app.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c ../requirements.txt --output-file api.txt api.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c ../requirements.txt --output-file web.txt web.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file dev.txt dev.in
+	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c ../requirements.txt -c dev.txt --output-file infra.txt infra.in
 
 clean: ## Remove local data, caches and the virtualenv
 	rm -rf var .pytest_cache .ruff_cache $(VENV)

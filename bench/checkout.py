@@ -106,8 +106,8 @@ def run(
 ) -> dict:
     import psycopg2
 
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.seed import make_isbn
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_dev.seed import make_isbn
 
     upgrade(database_url)
     with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:

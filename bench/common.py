@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, create_database, free_port, port_open  # noqa: E402
-from bookstore_api.settings import dev_settings  # noqa: E402
+from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, create_database, free_port, port_open  # noqa: E402
+from bookstore_dev.shop import SERVE_MODULES, dev_settings  # noqa: E402
 
 
 @contextmanager
@@ -77,7 +77,7 @@ def _serve(app: str, env: dict, what: str):
     """``bookstore serve <app>`` on a free loopback port: yields (base URL, process) once it listens, stops it after."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bookstore_api.cli", "serve", app, "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", SERVE_MODULES[app], "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

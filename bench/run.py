@@ -156,7 +156,7 @@ def seeding_engine(database_url: str):
     """The engine ``bookstore seed`` uses, without its 15 s statement timeout (index rebuilds at 1M take longer)."""
     from sqlalchemy import event
 
-    from bookstore_api.db import make_engine
+    from bookstore_api.infra.db import make_engine
 
     engine = make_engine({"sqlalchemy.url": database_url}, application_name="bookstore seed")
 
@@ -282,8 +282,8 @@ def settle(engine) -> float:
 
 
 def seed_and_search(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.seed import catalog_size, seed_catalog
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_dev.seed import catalog_size, seed_catalog
 
     started = time.monotonic()
     upgrade(database_url)

@@ -61,9 +61,9 @@ def main() -> int:
 
     import webtest
 
-    from bookstore_api.db import make_engine
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.seed import seed_catalog
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_api.infra.db import make_engine
+    from bookstore_dev.seed import seed_catalog
 
     with services("bench_search") as (database_url, redis_url):
         upgrade(database_url)

@@ -104,9 +104,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
 
-    from bookstore_api.db import make_engine
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.seed import seed_catalog
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_api.infra.db import make_engine
+    from bookstore_dev.seed import seed_catalog
 
     generator = "wrk" if shutil.which("wrk") else "python"
     load = load_wrk if generator == "wrk" else load_python

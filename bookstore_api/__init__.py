@@ -14,7 +14,8 @@ from pyramid.router import Router
 from pyramid.settings import asbool
 from pyramid.tweens import INGRESS
 
-from .logs import configure_logging
+from bookstore_core.logs import configure_logging
+
 from .settings import build_settings
 
 OPENAPI_SPEC = Path(__file__).parent / "openapi.yaml"
@@ -25,32 +26,38 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
     settings = build_settings(ini_settings)
     configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
     with Configurator(settings=settings) as config:
-        config.include(".renderers")
+        # infrastructure
         config.include("pyramid_services")
-        config.include(".db")
-        config.include(".redisconn")
-        config.include(".cache")
-        config.include(".security")
-        config.include(".errors")
+        config.include(".infra.db")
+        config.include(".infra.redis")
+        # HTTP plumbing
+        config.include(".http.renderers")
+        config.include(".http.security")
+        config.include(".http.errors")
         if asbool(settings.get("pyramid_openapi3.enable_response_validation")):
             # development and tests: pyramid_openapi3 also checks every response against the spec
-            # (requests are validated by .validation in every environment)
+            # (requests are validated by .http.validation in every environment)
             config.include("pyramid_openapi3")
             config.pyramid_openapi3_spec(str(OPENAPI_SPEC), route=f"{API_PREFIX}/openapi.yaml", route_name="api.spec")
             config.pyramid_openapi3_register_routes(route_prefix=API_PREFIX)
         else:
             # production: the same routes and spec, without loading a spec interpreter per process
-            config.include(".openapi")
-        config.include(".validation")
-        config.include(".health")
-        config.include(".accounts.views")
-        config.include(".catalog.views")
-        config.include(".carts.views")
-        config.include(".inventory.views")
-        config.include(".orders.views")
-        config.include(".reviews.views")
-        config.add_tween("bookstore_api.tweens.request_id_tween", under=INGRESS)
-        config.add_tween("bookstore_api.tweens.body_guard_tween", under="bookstore_api.tweens.request_id_tween")
-        config.add_tween("bookstore_api.cache.cached_book_tween", under="bookstore_api.tweens.body_guard_tween")
-        config.scan(ignore=[".migrations", ".devservers", ".cli", ".seed"])
+            config.include(".http.openapi")
+        config.include(".http.validation")
+        config.include(".http.health")
+        # the domains
+        config.include(".accounts")
+        config.include(".catalog")
+        config.include(".carts")
+        config.include(".inventory")
+        config.include(".payments")
+        config.include(".orders")
+        config.include(".reviews")
+        config.include(".mail")
+        config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
+        config.add_tween("bookstore_api.http.tweens.body_guard_tween", under="bookstore_core.logs.request_id_tween")
+        config.add_tween(
+            "bookstore_api.catalog.cache.cached_book_tween", under="bookstore_api.http.tweens.body_guard_tween"
+        )
+        config.scan(ignore=[".migrations", ".cli"])
     return config.make_wsgi_app()

@@ -2,7 +2,7 @@
 
 Server-rendered Jinja2 pages with htmx for the dynamic parts; every page also
 works with JavaScript off. It owns no tables: all data comes from bookstore_api
-through :mod:`bookstore_web.api`. ``main`` is the WSGI app factory (PasteDeploy
+through :mod:`bookstore_web.api` (it imports :mod:`bookstore_core`, never the API's code). ``main`` is the WSGI app factory (PasteDeploy
 entry point ``web``); it reads like a table of contents of the application.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.tweens import EXCVIEW, INGRESS
 
-from bookstore_api.logs import configure_logging
+from bookstore_core.logs import configure_logging
 
 from .settings import build_settings
 from .views.errors import LastResort
@@ -37,7 +37,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
         config.include(".views.cart")
         config.include(".views.orders")
         config.include(".views.staff")
-        config.add_tween("bookstore_api.tweens.request_id_tween", under=INGRESS)
+        config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
         config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)
         config.scan(".views")
     return LastResort(config.make_wsgi_app())

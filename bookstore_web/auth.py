@@ -16,18 +16,14 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 
+from bookstore_core.accounts import grants, is_staff_role
+
 from .api import ApiError, ApiUnavailable
 from .sessions import has_session
 
 log = logging.getLogger(__name__)
 
 AUTH_KEY = "auth"
-STAFF_ROLES = frozenset({"staff", "admin"})
-ROLE_GRANTS = {
-    "customer": {"authenticated"},
-    "staff": {"authenticated", "staff"},
-    "admin": {"authenticated", "staff", "admin"},
-}
 #: session keys that survive log-in (the anonymous cart is merged, then replaced)
 KEPT_ON_LOGIN = ("cart_id", "cart_count")
 
@@ -55,7 +51,7 @@ def current_user(request: Request) -> dict[str, Any] | None:
 
 def is_staff(request: Request) -> bool:
     user = request.user
-    return bool(user) and user.get("role") in STAFF_ROLES
+    return bool(user) and is_staff_role(user.get("role"))
 
 
 def rotate_session(request: Request, keep: tuple[str, ...] = ()) -> None:
@@ -116,7 +112,7 @@ class SessionSecurityPolicy:
         user = request.user
         if user is None:
             return Denied("not signed in")
-        if permission in ROLE_GRANTS.get(str(user.get("role")), set()):
+        if grants(str(user.get("role")), permission):
             return Allowed(f"role {user.get('role')} grants {permission}")
         return Denied(f"role {user.get('role')} lacks {permission}")
 

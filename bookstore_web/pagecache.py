@@ -1,7 +1,7 @@
 """Rendered book pages in Redis, stored under the API's version of the book.
 
 The API bumps a book's version counter (``ver:book:<id>``, see
-:mod:`bookstore_api.cache`) after every committed change to the book: its
+:mod:`bookstore_core.versioned`) after every committed change to the book: its
 fields, stock, rating or reviews. The storefront keeps the part of a book page
 that is the same for every shopper (details, price, stock state, reviews) under
 ``web:book:<release>:<id>:<version>``, so one Redis round trip answers both
@@ -34,8 +34,8 @@ import orjson
 from markupsafe import Markup
 from pyramid.config import Configurator
 
-from bookstore_api.cache import CatalogCache, book_version_key
-from bookstore_api.redisconn import RedisStore
+from bookstore_core.redisstore import RedisStore
+from bookstore_core.versioned import VersionedCache, book_version_key
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
@@ -59,7 +59,7 @@ def templates_release() -> str:
 
 
 class PageCache:
-    def __init__(self, cache: CatalogCache, catalog_prefix: str, release: str, ttl: int = PAGE_TTL):
+    def __init__(self, cache: VersionedCache, catalog_prefix: str, release: str, ttl: int = PAGE_TTL):
         self.cache = cache
         self.catalog_prefix = catalog_prefix
         self.release = release
@@ -68,7 +68,7 @@ class PageCache:
     def book_page(self, book_id: int, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The shared part of a book's page: from Redis, or built (which may raise) and stored.
 
-        The catalog cache's versioned read: one round trip, one rebuild at a time.
+        The shared versioned read: one round trip, one rebuild at a time.
         """
         entry = self.cache.versioned(
             book_version_key(self.catalog_prefix, book_id),
@@ -82,5 +82,5 @@ class PageCache:
 
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
-    cache = CatalogCache(RedisStore(config.registry["session_redis"], settings["redis.prefix"]))
+    cache = VersionedCache(RedisStore(config.registry["session_redis"], settings["redis.prefix"]))
     config.registry["page_cache"] = PageCache(cache, settings["web.catalog_cache_prefix"], templates_release())

@@ -3,7 +3,7 @@
 Nothing else in ``bookstore_web`` reads ``os.environ``: the app factory calls
 :func:`build_settings`, which lays defaults, then the ini file, then the
 environment. In production a session secret is required; elsewhere a stable
-development secret is derived so ``bookstore serve web`` works with no setup.
+development secret is derived so ``bookstore-web serve`` works with no setup.
 """
 
 from __future__ import annotations
@@ -12,40 +12,30 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from bookstore_api.settings import layered_settings
+from bookstore_core.settings import as_bool, layered_settings
 
 #: environment variable -> (settings key, converter)
 ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
-    "BOOKSTORE_ENV": ("bookstore.env", str),
     "BOOKSTORE_API_URL": ("web.api_url", str),
     "BOOKSTORE_API_TIMEOUT_SECONDS": ("web.api_timeout_seconds", float),
     "BOOKSTORE_API_RETRIES": ("web.api_retries", int),
     "BOOKSTORE_API_POOL_SIZE": ("web.api_pool_size", int),
-    "BOOKSTORE_REDIS_URL": ("redis.url", str),
-    "BOOKSTORE_REDIS_PREFIX": ("redis.prefix", str),
     "BOOKSTORE_CATALOG_CACHE_PREFIX": ("web.catalog_cache_prefix", str),
     "BOOKSTORE_SESSION_SECRET": ("web.session_secret", str),
     "BOOKSTORE_SESSION_TIMEOUT_SECONDS": ("web.session_timeout_seconds", int),
     "BOOKSTORE_SECURE_COOKIES": ("web.secure_cookies", str),
     "BOOKSTORE_STATIC_MAX_AGE_SECONDS": ("web.static_max_age_seconds", int),
     "BOOKSTORE_CATALOG_CACHE_SECONDS": ("web.catalog_cache_seconds", float),
-    "BOOKSTORE_LOG_LEVEL": ("bookstore.log_level", str),
-    "BOOKSTORE_LOG_FORMAT": ("bookstore.log_format", str),
 }
 
 DEFAULTS: dict[str, Any] = {
-    "bookstore.env": "development",
     "web.api_url": "http://127.0.0.1:6543",
     "web.api_timeout_seconds": 10.0,
     "web.api_retries": 2,
     "web.api_pool_size": 20,
-    "redis.url": "redis://127.0.0.1:6379/0",
-    "redis.prefix": "bookstore:",
     "web.session_timeout_seconds": 14 * 24 * 3600,
     "web.static_max_age_seconds": 365 * 24 * 3600,
     "web.catalog_cache_seconds": 60.0,
-    "bookstore.log_level": "INFO",
-    "bookstore.log_format": "json",
 }
 
 MIN_SECRET_LENGTH = 32
@@ -53,10 +43,6 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigurationError(RuntimeError):
     """The storefront cannot start with these settings."""
-
-
-def as_bool(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Response headers every storefront page gets, and the request id.
 
-* ``X-Request-ID`` comes from ``bookstore_api.tweens.request_id_tween`` (shared by
+* ``X-Request-ID`` comes from ``bookstore_core.logs.request_id_tween`` (shared by
   both apps); the API client forwards it so one id follows a click through both logs.
 * Security headers: a Content-Security-Policy with no inline script or style,
   ``nosniff``, a Referrer-Policy, ``frame-ancestors 'none'`` (and the older
@@ -11,17 +11,11 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable
 
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
-
-access_log = logging.getLogger("bookstore.web.access")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

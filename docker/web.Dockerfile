@@ -9,7 +9,7 @@
 # the image holds no settings of any environment and no secrets.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---- builder: the pinned dependencies and the project wheel, in a venv ---------
+# ---- builder: this app's pinned dependencies and its wheel, in a venv -----------
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -19,12 +19,14 @@ WORKDIR /src
 # setuptools stays in the runtime venv: Pyramid imports pkg_resources (gone from setuptools 81).
 RUN python -m venv /opt/venv \
     && pip install "pip==26.3" "setuptools==80.10.2" "wheel==0.48.0"
-# Dependencies first, so a code change reuses this layer.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
-# The build context holds only what the wheel needs (see .dockerignore).
+# Dependencies first, so a code change reuses this layer: only this app's set
+# (requirements/web.txt), never the other app's.
+COPY requirements/web.txt ./requirements/
+RUN pip install -r requirements/web.txt
+# The build context holds only what the wheels need (see .dockerignore); the
+# web distribution packages bookstore_core and bookstore_web (see setup.py).
 COPY . ./
-RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+RUN BOOKSTORE_DIST=web pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && pip install --no-deps /wheels/*.whl
 
 # ---- runtime: the venv on a slim Python, as an unprivileged user ---------------
@@ -60,4 +62,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # signals it handles, and Python handles SIGINT (waitress then closes and exits 0),
 # so `docker stop` sends SIGINT.
 STOPSIGNAL SIGINT
-CMD ["bookstore", "serve", "web", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["bookstore-web", "serve", "--host", "0.0.0.0", "--port", "8000"]

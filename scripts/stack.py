@@ -294,7 +294,7 @@ def server_states(socket_path: str | Path) -> dict[str, str]:
 
 def start_data_services(state: State, folder: Path) -> None:
     """Use the configured PostgreSQL/Redis, or start embedded ones (reused while they run)."""
-    from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, create_database
+    from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, create_database
 
     database_url = os.environ.get("BOOKSTORE_DATABASE_URL")
     if database_url:
@@ -323,11 +323,12 @@ def start_data_services(state: State, folder: Path) -> None:
 
 def prepare_database(state: State) -> None:
     """Migrate; seed the demo catalog when there are no books; ensure the demo accounts."""
-    from bookstore_api.db import make_engine
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.seed import catalog_size, seed_catalog
-    from bookstore_api.settings import build_settings, dev_settings
-    from bookstore_api.users import ensure_user
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_api.cli.users import ensure_user
+    from bookstore_api.infra.db import make_engine
+    from bookstore_api.settings import build_settings
+    from bookstore_dev.seed import catalog_size, seed_catalog
+    from bookstore_dev.shop import dev_settings
 
     env = dict(os.environ, BOOKSTORE_DATABASE_URL=state.database_url, BOOKSTORE_REDIS_URL=state.redis_url)
     settings = build_settings({}, env)
@@ -350,7 +351,7 @@ def prepare_database(state: State) -> None:
 
 
 def storefront_available() -> tuple[bool, str]:
-    """Whether ``bookstore serve web`` can run here (the storefront package is installed and complete)."""
+    """Whether ``bookstore-web serve`` can run here (the storefront package is installed and complete)."""
     try:
         import bookstore_web
     except Exception as exc:  # noqa: BLE001 - any import failure means: no storefront
@@ -379,9 +380,11 @@ def app_env(state: State, app: str) -> dict[str, str]:
     return env
 
 
-def bookstore_command() -> list[str]:
-    script = Path(sys.executable).parent / "bookstore"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bookstore_api.cli"]
+def serve_command(app: str) -> list[str]:
+    """``bookstore serve`` (the API) or ``bookstore-web serve``, as the images run them."""
+    from bookstore_dev.shop import SERVE_MODULES
+
+    return [sys.executable, "-m", SERVE_MODULES[app], "serve"]
 
 
 # ---------------------------------------------------------------- commands
@@ -473,7 +476,7 @@ def _start(state: State, folder: Path, started_here: list[str]) -> None:
         if port_open(address):
             raise StackError(f"{address} is already taken by another program; choose other addresses for {name}")
         host, port = parse_address(address)
-        argv = [*bookstore_command(), "serve", app, "--host", host, "--port", str(port)]
+        argv = [*serve_command(app), "--host", host, "--port", str(port)]
         state.processes[name] = spawn(argv, folder / "logs" / f"{name}.log", app_env(state, app))
         started_here.append(name)
         state.save(folder)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from bookstore_api import devservers
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, drop_database, scratch_dir
+from bookstore_dev import servers as devservers
+from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, drop_database, scratch_dir
 
 __all__ = ["create_database", "drop_database"]  # helpers the other test modules import from here
 
@@ -88,7 +88,7 @@ def server_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def migrated(services: Services) -> Services:
-    from bookstore_api.migrate import upgrade
+    from bookstore_api.cli.migrate import upgrade
 
     upgrade(services.database_url)
     return services

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bookstore_api.accounts.models import User
 from bookstore_api.accounts.services import PasswordService
 from bookstore_api.catalog.models import Author, Book, BookAuthor, Genre
-from bookstore_api.seed import make_isbn
+from bookstore_dev.seed import make_isbn
 
 _isbns = itertools.count(500_000_000)
 

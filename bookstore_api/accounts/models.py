@@ -7,15 +7,15 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..models import Base, TimestampMixin
+from bookstore_core.accounts import ROLES
 
-ROLES = ("customer", "staff", "admin")
+from ..infra.models import Base, TimestampMixin
 
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('customer', 'staff', 'admin')", name="role"),
+        CheckConstraint("role IN ({})".format(", ".join(f"'{role}'" for role in ROLES)), name="role"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 

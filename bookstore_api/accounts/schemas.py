@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import invalid
+from ..http.errors import invalid
 from .models import User
 
 EMAIL = re.compile(

@@ -23,9 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import APIError
-from ..redisconn import RedisStore
-from ..security import Identity
+from bookstore_core.redisstore import RedisStore
+
+from ..http.errors import APIError
+from ..http.security import Identity
 from .models import ROLES, AuthToken, User
 
 HASHES_AT_ONCE = 2

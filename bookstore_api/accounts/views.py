@@ -6,8 +6,8 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..errors import APIError
-from ..security import client_address
+from ..http.errors import APIError
+from ..http.security import client_address
 from .schemas import parse_registration, user_out
 from .services import LoginRateLimiter, TokenService, UserService
 
@@ -56,7 +56,3 @@ def log_out(request: Request) -> HTTPNoContent:
 def me(request: Request) -> dict:
     identity = request.identity
     return {"id": identity.user_id, "email": identity.email, "name": identity.name, "role": identity.role}
-
-
-def includeme(config) -> None:
-    config.include(".services")

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..models import Base, TimestampMixin
+from ..infra.models import Base, TimestampMixin
 
 
 class Cart(TimestampMixin, Base):

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from ..catalog.models import Book
-from ..errors import not_found
-from ..security import Identity
+from ..http.errors import not_found
+from ..http.security import Identity
 from .models import Cart, CartItem
 
 CART_IDLE_DAYS = 30
@@ -71,7 +71,7 @@ class CartService:
         if book is None or book.archived_at is not None:
             raise not_found("book")
         if len(cart.items) >= MAX_LINES and all(item.book_id != book_id for item in cart.items):
-            from ..errors import conflict
+            from ..http.errors import conflict
 
             raise conflict("cart_full", f"A cart holds at most {MAX_LINES} different books.")
         self.db.execute(

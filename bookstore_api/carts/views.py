@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..views_common import json_body, path_param
+from ..http.helpers import json_body, path_param
 from .services import CartService
 
 
@@ -46,12 +46,8 @@ def merge_cart(request: Request) -> dict:
     service = request.find_service(CartService)
     target = service.get(path_param(request, "cart_id"), request.identity, for_update=True)
     if target.user_id != request.identity.user_id:
-        from ..errors import not_found
+        from ..http.errors import not_found
 
         raise not_found("cart")  # only a cart you own can absorb another
     merged = service.merge(target, json_body(request)["from_cart_id"], request.identity)
     return service.render(merged)
-
-
-def includeme(config) -> None:
-    config.include(".services")

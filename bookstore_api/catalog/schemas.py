@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..errors import invalid
+from ..http.errors import invalid
 from .models import Author, Book, Genre
 
 PRICE = re.compile(r"^\d{1,8}(\.\d{1,2})?$")

@@ -33,8 +33,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..cache import CatalogCache
-from ..errors import conflict, invalid, not_found
+from ..http.errors import conflict, invalid, not_found
+from .cache import CatalogCache
 from .models import SEARCH_BUCKET_SIZE, Author, Book, BookAuthor, Genre, book_genres
 
 MAX_QUERY_LENGTH = 200

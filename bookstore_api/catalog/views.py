@@ -9,10 +9,10 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
-from ..errors import invalid, not_found
-from ..renderers import dumps
-from ..views_common import cacheable_json, paging
+from ..http.errors import invalid, not_found
+from ..http.helpers import cacheable_json, paging
+from ..http.renderers import dumps
+from .cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
 from .schemas import (
     SORTS,
     author_out,
@@ -153,7 +153,3 @@ def list_genres(request: Request):
         return dumps({"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)})
 
     return cacheable_json(request, request.registry["catalog_cache"].catalog_entry("genres", {}, build), max_age=60)
-
-
-def includeme(config) -> None:
-    config.include(".services")

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..models import Base
+from ..infra.models import Base
 
 REASONS = ("order", "cancel", "restock", "adjustment")
 

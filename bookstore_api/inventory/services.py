@@ -6,9 +6,9 @@ from pyramid.config import Configurator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..cache import CatalogCache
+from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
-from ..errors import conflict, invalid, not_found
+from ..http.errors import conflict, invalid, not_found
 from .models import StockMovement
 
 

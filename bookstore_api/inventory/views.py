@@ -6,7 +6,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..catalog.schemas import book_out
-from ..views_common import json_body, page_body, paging, path_param, query_params
+from ..http.helpers import json_body, page_body, paging, path_param, query_params
 from .services import InventoryService, movement_out
 
 
@@ -34,7 +34,3 @@ def low_stock(request: Request) -> dict:
     threshold = int(params.get("threshold") if params.get("threshold") is not None else 5)
     books, total = request.find_service(InventoryService).low_stock(threshold, page, per_page)
     return page_body([book_out(book, staff=True) for book in books], total, page, per_page)
-
-
-def includeme(config) -> None:
-    config.include(".services")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ..orders.models import OutboxMessage
+from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600

@@ -6,8 +6,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from bookstore_api.db import driver_url
-from bookstore_api.models import import_all_models
+from bookstore_api.infra.db import driver_url
+from bookstore_api.infra.models import import_all_models
 
 #: an arbitrary constant shared by every process that migrates this schema
 MIGRATION_LOCK_ID = 0x626F6F6B  # "book"

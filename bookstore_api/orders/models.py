@@ -10,19 +10,15 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     Numeric,
     String,
-    Text,
     UniqueConstraint,
     func,
-    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..models import Base, TimestampMixin
+from ..infra.models import Base, TimestampMixin
 
 STATUSES = ("paid", "shipped", "delivered", "cancelled")
 
@@ -88,24 +84,3 @@ class IdempotencyKey(Base):
         ForeignKey("orders.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED")
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-
-
-class OutboxMessage(Base):
-    """A message to send after its transaction committed (written in the same transaction)."""
-
-    __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_pending", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(50), nullable=False)
-    recipient: Mapped[str] = mapped_column(String(254), nullable=False)
-    subject: Mapped[str] = mapped_column(String(300), nullable=False)
-    body: Mapped[str] = mapped_column(Text, nullable=False)
-    payload: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
-    last_error: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import invalid
+from ..http.errors import invalid
 from ..payments.services import Card, parse_card
 from .models import Order
 

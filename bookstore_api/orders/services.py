@@ -28,11 +28,12 @@ from sqlalchemy.orm import Session
 
 from ..carts.services import CartService
 from ..catalog.models import Book
-from ..errors import APIError, conflict, not_found
+from ..http.errors import APIError, conflict, not_found
+from ..http.security import Identity
 from ..inventory.services import InventoryService
+from ..mail.models import OutboxMessage
 from ..payments.services import PaymentDeclined, PaymentProvider, new_attempt_key
-from ..security import Identity
-from .models import IdempotencyKey, Order, OrderLine, OutboxMessage
+from .models import IdempotencyKey, Order, OrderLine
 from .schemas import CheckoutRequest
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..errors import invalid
-from ..views_common import json_body, page_body, paging, path_param, query_params
+from ..http.errors import invalid
+from ..http.helpers import json_body, page_body, paging, path_param, query_params
 from .schemas import order_out, parse_checkout
 from .services import OrderService
 
@@ -51,8 +51,3 @@ def ship_order(request: Request) -> dict:
 @view_config(route_name="api.order.deliver", request_method="POST", renderer="json", permission="staff", openapi=True)
 def deliver_order(request: Request) -> dict:
     return order_out(request.find_service(OrderService).deliver(path_param(request, "order_id"), request.identity))
-
-
-def includeme(config) -> None:
-    config.include("..payments.services")
-    config.include(".services")

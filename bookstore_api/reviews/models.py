@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..models import Base
+from ..infra.models import Base
 
 
 class Review(Base):

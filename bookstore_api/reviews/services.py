@@ -8,9 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
-from ..cache import CatalogCache
+from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
-from ..errors import APIError, conflict, invalid, not_found
+from ..http.errors import APIError, conflict, invalid, not_found
 from ..orders.models import Order, OrderLine
 from .models import Review
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..renderers import dumps
-from ..views_common import cacheable_json, json_body, page_body, paging, path_param, query_params
+from ..http.helpers import cacheable_json, json_body, page_body, paging, path_param, query_params
+from ..http.renderers import dumps
 from .services import ReviewService, review_out
 
 
@@ -41,7 +41,3 @@ def list_reviews(request: Request):
     # A new review bumps the book's version, so this entry follows it.
     body = request.registry["catalog_cache"].book_entry(book_id, "reviews", [page, per_page], build)
     return cacheable_json(request, body, max_age=0)
-
-
-def includeme(config) -> None:
-    config.include(".services")

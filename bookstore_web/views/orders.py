@@ -17,7 +17,7 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from bookstore_api.payments.services import luhn_valid
+from bookstore_core import cards
 
 from ..api import ApiError
 from ..templating import to_decimal
@@ -27,7 +27,6 @@ from .cart import cart_view, forget_cart, load_cart
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
 PAYMENT_FIELDS = ("card_number", "expiry", "cvc")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9-]{16,64}$")
-EXPIRY = re.compile(r"^(0[1-9]|1[0-2])\s*/\s*(\d{2}|\d{4})$")
 COUNTRIES = [
     ("US", "United States"),
     ("CA", "Canada"),
@@ -64,12 +63,14 @@ def validate_checkout(form: dict[str, str]) -> dict[str, str]:
         errors["line2"] = "Use at most 200 characters."
     if form.get("country") not in COUNTRY_CODES:
         errors["country"] = "Choose a country we deliver to."
-    digits = re.sub(r"[\s-]", "", form.get("card_number", ""))
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+    if not cards.number_valid(cards.normalize_number(form.get("card_number", ""))):
         errors["card_number"] = "Enter a valid card number (the long number on the front of the card)."
-    if not EXPIRY.match(form.get("expiry", "")):
+    expiry = cards.parse_expiry(form.get("expiry", ""))
+    if expiry is None:
         errors["expiry"] = "Enter the expiry date as MM/YY, for example 04/29."
-    if not re.fullmatch(r"\d{3,4}", form.get("cvc", "")):
+    elif cards.expired(*expiry):
+        errors["expiry"] = "This card has expired; use another card."
+    if not cards.cvc_valid(form.get("cvc", "")):
         errors["cvc"] = "Enter the 3 or 4 digit security code from the back of the card."
     return errors
 
@@ -117,7 +118,7 @@ def checkout_submit(request: Request) -> Any:
             "cart_id": cart["id"],
             "shipping_address": {name: form[name] for name in ADDRESS_FIELDS if form[name]},
             "payment": {
-                "card_number": re.sub(r"[\s-]", "", form["card_number"]),
+                "card_number": cards.normalize_number(form["card_number"]),
                 "expiry": form["expiry"].replace(" ", ""),
                 "cvc": form["cvc"],
             },

@@ -75,8 +75,8 @@ class ThreadedServer:
 def _seed(database_url: str) -> tuple[int, str]:
     from sqlalchemy.orm import Session
 
-    from bookstore_api.db import make_engine
-    from bookstore_api.seed import seed_catalog
+    from bookstore_api.infra.db import make_engine
+    from bookstore_dev.seed import seed_catalog
     from tests.factories import make_book
 
     engine = make_engine({"sqlalchemy.url": database_url, "sqlalchemy.pool_size": 2, "sqlalchemy.max_overflow": 0})
@@ -104,8 +104,8 @@ def _seed(database_url: str) -> tuple[int, str]:
 def shop(services) -> Iterator[Shop]:
     """The API and the storefront, served over HTTP like in production."""
     from bookstore_api import main as api_main
-    from bookstore_api.migrate import upgrade
-    from bookstore_api.users import ensure_user
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_api.cli.users import ensure_user
     from bookstore_web import main as web_main
     from tests.conftest import app_settings_for, create_database, delete_prefix, drop_database
 

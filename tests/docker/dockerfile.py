@@ -8,8 +8,10 @@ image cannot drift apart.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +128,44 @@ def healthcheck_command(stage: Stage) -> list[str]:
         raise ValueError("no HEALTHCHECK")
     _, _, command = instruction.args.partition("CMD ")
     return Instruction("HEALTHCHECK", command.strip()).exec_form()
+
+
+# ---------------------------------------------------------------- the build context
+
+
+def ignore_patterns() -> list[str]:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _matches(pattern: str, relative: str) -> bool:
+    """Docker's rule, enough for our file: a pattern matches a path or any of its parent folders."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    if pattern.startswith("**/"):
+        tail = pattern[3:]
+        return any(fnmatchcase(part, tail) for part in parts)
+    return any(fnmatchcase(prefix, pattern) for prefix in prefixes)
+
+
+def in_context(relative: str, patterns: list[str]) -> bool:
+    included = True
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if _matches(pattern.lstrip("!").rstrip("/"), relative):
+            included = negated
+    return included
+
+
+def build_context_files() -> list[str]:
+    patterns = ignore_patterns()
+    reincluded = [p.lstrip("!").rstrip("/") for p in patterns if p.startswith("!")]
+    found: list[str] = []
+    for folder, dirs, files in os.walk(REPO_ROOT):
+        base = Path(folder).relative_to(REPO_ROOT).as_posix()
+        base = "" if base == "." else base + "/"
+        dirs[:] = [
+            d for d in dirs if in_context(base + d, patterns) or any(r.startswith(base + d + "/") for r in reincluded)
+        ]
+        found += [base + f for f in files if in_context(base + f, patterns)]
+    return sorted(found)

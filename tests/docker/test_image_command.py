@@ -1,4 +1,4 @@
-"""The exact command each image runs, run from the installed package.
+"""The exact command each image runs, run from a venv built as the image builds its own.
 
 The command, its environment, the health check and the stop signal are read
 from the Dockerfile; only the listening address changes (a free loopback port
@@ -22,26 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from bookstore_api.devservers import free_port
+from bookstore_dev.servers import free_port
 
 from .dockerfile import APPS, dockerfile_of, healthcheck_command
 
-VENV_BIN = Path(sys.executable).parent
 START_DEADLINE = 60.0
 STOP_DEADLINE = 15.0
-
-
-def storefront_available() -> bool:
-    try:
-        import bookstore_web
-    except Exception:  # the storefront is not (completely) installed yet
-        return False
-    return callable(getattr(bookstore_web, "main", None))
-
-
-def needs_app(app: str):
-    if app == "web" and not storefront_available():
-        pytest.skip("bookstore_web is not installed yet: the web image's command cannot run")
 
 
 def http_get(url: str, timeout: float = 2.0) -> int | None:
@@ -87,20 +73,20 @@ class Server:
             pytest.fail(f"the server ignored {signal.Signals(signum).name} for {STOP_DEADLINE:.0f}s")
 
 
-def image_command(app: str, port: int) -> list[str]:
-    """The image's CMD, listening on 127.0.0.1:<port>, with the venv's console script."""
+def image_command(app: str, port: int, venv_bin: Path) -> list[str]:
+    """The image's CMD, listening on 127.0.0.1:<port>, with the image venv's console script."""
     argv = dockerfile_of(app).final.last("CMD").exec_form()
     argv[argv.index("--host") + 1] = "127.0.0.1"
     argv[argv.index("--port") + 1] = str(port)
-    argv[0] = str(VENV_BIN / argv[0])
+    argv[0] = str(venv_bin / argv[0])
     return argv
 
 
-def image_environment(app: str, services) -> dict[str, str]:
+def image_environment(app: str, services, venv_bin: Path) -> dict[str, str]:
     """The image's ENV (PATH pointing at our venv) plus what a deployment provides."""
     env = dict(os.environ)
     for key, value in dockerfile_of(app).final.env().items():
-        env[key] = value.replace("/opt/venv/bin", str(VENV_BIN)).replace("$PATH", os.environ.get("PATH", ""))
+        env[key] = value.replace("/opt/venv/bin", str(venv_bin)).replace("$PATH", os.environ.get("PATH", ""))
     env.update(
         BOOKSTORE_DATABASE_URL=services.database_url,
         BOOKSTORE_REDIS_URL=services.redis_url,
@@ -112,16 +98,17 @@ def image_environment(app: str, services) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_server(migrated, tmp_path) -> Iterator:
+def start_server(migrated, tmp_path, image_venv) -> Iterator:
     started: list[Server] = []
 
     def start(app: str) -> Server:
         port = free_port()
+        venv_bin = image_venv(app) / "bin"
         log = tmp_path / f"{app}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                image_command(app, port),
-                env=image_environment(app, migrated),
+                image_command(app, port, venv_bin),
+                env=image_environment(app, migrated, venv_bin),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -149,7 +136,6 @@ def run_healthcheck(app: str, port: int) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("app", APPS)
 def test_image_command_serves_passes_its_healthcheck_and_stops_on_the_stop_signal(app, start_server):
-    needs_app(app)
     server = start_server(app)
     assert run_healthcheck(app, server.port) == 0
     if app == "api":  # configured from the environment alone: the database and Redis answer
@@ -164,7 +150,6 @@ def test_image_command_serves_passes_its_healthcheck_and_stops_on_the_stop_signa
 @pytest.mark.parametrize("app", APPS)
 def test_image_command_ends_promptly_on_sigterm(app, start_server):
     """What an orchestrator sends when it ignores STOPSIGNAL (and what `make stack` sends)."""
-    needs_app(app)
     server = start_server(app)
     assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     assert "Traceback" not in server.output()

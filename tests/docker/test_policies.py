@@ -37,11 +37,13 @@ def test_image_is_multi_stage_on_slim_python_311(app):
 
 
 @pytest.mark.parametrize("app", APPS)
-def test_builder_installs_the_pinned_requirements_and_the_project_wheel(app):
+def test_builder_installs_only_its_own_pinned_requirements_and_wheel(app):
     builder = dockerfile_of(app).stages[0]
     runs = " ".join(i.args for i in builder.all("RUN"))
-    assert "-r requirements.txt" in runs
-    assert "pip wheel" in runs
+    other = "web" if app == "api" else "api"
+    assert f"-r requirements/{app}.txt" in runs
+    assert "-r requirements.txt" not in runs and f"requirements/{other}.txt" not in runs
+    assert f"BOOKSTORE_DIST={app} pip wheel" in runs
     assert "/wheels/*.whl" in runs
     # Pyramid imports pkg_resources at run time: setuptools < 81 stays in the venv.
     assert re.search(r'"setuptools==80\.[\d.]+"', runs)
@@ -62,7 +64,8 @@ def test_runtime_installs_no_compiler_and_runs_as_a_non_root_user(app):
 def test_server_is_started_in_exec_form_and_checked_on_healthz(app):
     final = dockerfile_of(app).final
     assert final.last("ENTRYPOINT") is None  # `docker run IMAGE bookstore migrate` must work
-    assert final.last("CMD").exec_form() == ["bookstore", "serve", app, "--host", "0.0.0.0", "--port", "8000"]
+    command = {"api": "bookstore", "web": "bookstore-web"}[app]
+    assert final.last("CMD").exec_form() == [command, "serve", "--host", "0.0.0.0", "--port", "8000"]
     check = healthcheck_command(final)
     assert check[0] == "python" and "/healthz" in check[-1]
     assert final.last("EXPOSE").args == "8000"

@@ -12,7 +12,7 @@ import transaction
 import webtest
 from sqlalchemy.orm import Session
 
-from bookstore_api.db import make_session_factory
+from bookstore_api.infra.db import make_session_factory
 
 LIVE_URL = os.environ.get("BOOKSTORE_TEST_URL")
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from bookstore_api.cache import CatalogCache
+from bookstore_api.catalog.cache import CatalogCache
 from tests.factories import make_book
 from tests.functional.api.commerce_helpers import checkout_body, new_key
 from tests.functional.conftest import Client, register_and_login

@@ -1,4 +1,4 @@
-"""The ``bookstore`` command: migrate, deterministic seeding and user creation."""
+"""The ``bookstore`` command (migrate, create-user) and ``bookstore-dev seed`` (deterministic demo data)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from bookstore_api.catalog.schemas import normalize_isbn
 from bookstore_api.cli import main as cli
+from bookstore_dev.cli import main as dev_cli
 from tests.conftest import create_database, drop_database
 
 pytestmark = [pytest.mark.needs_db, pytest.mark.slow]
@@ -40,7 +41,7 @@ def test_migrate_seed_is_deterministic_and_create_user(fresh_databases, monkeypa
         monkeypatch.setenv("BOOKSTORE_DATABASE_URL", url)
         assert cli(["migrate"]) == 0
         assert cli(["migrate"]) == 0  # idempotent
-        assert cli(["seed", "--books", "300", "--seed", "7", "--quiet"]) == 0
+        assert dev_cli(["seed", "--books", "300", "--seed", "7", "--quiet"]) == 0
     first, second = (fingerprint(url) for url in fresh_databases)
     assert first == second and first[0] == 300
 
@@ -56,7 +57,7 @@ def test_migrate_seed_is_deterministic_and_create_user(fresh_databases, monkeypa
         assert cursor.fetchone()[0] == 1
 
     monkeypatch.setenv("BOOKSTORE_DATABASE_URL", url)
-    assert cli(["seed", "--books", "50", "--seed", "8", "--quiet"]) == 0  # adds to an existing catalog
+    assert dev_cli(["seed", "--books", "50", "--seed", "8", "--quiet"]) == 0  # adds to an existing catalog
     assert fingerprint(url)[0] == 350
     assert cli(["create-user", "--email", "Boss@Example.com", "--password", "boss password 1", "--role", "admin"]) == 0
     assert cli(["create-user", "--email", "boss@example.com", "--password", "short", "--role", "admin"]) == 2
@@ -83,7 +84,7 @@ def test_bulk_seed_restores_indexes_and_foreign_keys(fresh_databases, monkeypatc
             return indexes, cursor.fetchall()
 
     before = structures()
-    assert cli(["seed", "--books", "10000", "--seed", "3", "--quiet"]) == 0  # the bulk path
+    assert dev_cli(["seed", "--books", "10000", "--seed", "3", "--quiet"]) == 0  # the bulk path
     assert structures() == before
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM books WHERE search_vector @@ websearch_to_tsquery('english', 'hobbit')")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import webtest
 
-from bookstore_api.devservers import EmbeddedPostgres, EmbeddedRedis, free_port
+from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, free_port
 from tests.conftest import app_settings_for, create_database
 from tests.functional.conftest import Client, unique_email
 
@@ -66,7 +66,7 @@ def test_redis_down_logins_and_reads_still_work(migrated, own_redis):
 @pytest.mark.slow
 def test_postgres_down_is_503_and_service_resumes(server_dir, services):
     from bookstore_api import main
-    from bookstore_api.migrate import upgrade
+    from bookstore_api.cli.migrate import upgrade
 
     pg = EmbeddedPostgres(server_dir / "pg", free_port()).start()
     try:

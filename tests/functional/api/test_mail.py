@@ -10,10 +10,10 @@ import webtest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine
 
-from bookstore_api.db import driver_url
-from bookstore_api.devservers import free_port
+from bookstore_api.cli.migrate import upgrade
+from bookstore_api.infra.db import driver_url
 from bookstore_api.mail.services import LogTransport, Mailer, SMTPTransport
-from bookstore_api.migrate import upgrade
+from bookstore_dev.servers import free_port
 from tests.conftest import app_settings_for, create_database, drop_database
 from tests.functional.api.commerce_helpers import checkout_body, new_key
 from tests.functional.conftest import Client

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bookstore_api.catalog.models import Book
 from bookstore_api.inventory.models import StockMovement
-from bookstore_api.orders.models import OutboxMessage
+from bookstore_api.mail.models import OutboxMessage
 from tests.factories import make_book
 from tests.functional.api.commerce_helpers import DECLINED_CARD, checkout_body, new_key
 from tests.functional.conftest import Client, register_and_login

@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 import waitress
 
-from bookstore_api.migrate import upgrade
+from bookstore_api.cli.migrate import upgrade
 from tests.conftest import app_settings_for, create_database, drop_database
 from tests.functional.api.commerce_helpers import checkout_body
 
@@ -50,7 +50,7 @@ def sql(database_url: str, statement: str, *args):
 
 
 def make_book(database_url: str, stock: int, title: str = "Hot Book") -> int:
-    from bookstore_api.seed import make_isbn
+    from bookstore_dev.seed import make_isbn
 
     isbn = make_isbn(uuid.uuid4().int % 10**9)
     return sql(

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bookstore_api.catalog.schemas import isbn13_check_digit, money, normalize_isbn, parse_price
-from bookstore_api.seed import make_isbn
+from bookstore_dev.seed import make_isbn
 
 
 @pytest.mark.parametrize("isbn", ["9780306406157", "978-0-306-40615-7", "9791234567896", "978 0 306 40615 7"])

@@ -2,9 +2,9 @@
 
 import redis
 
-from bookstore_api.db import driver_url
-from bookstore_api.redisconn import RedisStore
+from bookstore_api.infra.db import driver_url
 from bookstore_api.settings import build_settings
+from bookstore_core.redisstore import RedisStore
 
 
 def test_environment_overrides_ini_and_defaults():

@@ -12,34 +12,27 @@ Two kinds of version counters decide what a write invalidates:
   ratings in a listing are always as fresh as the book page.
 
 Versions are bumped after commit (a transaction hook), so a reader can never
-cache data older than the version it read. One rebuild per key at a time
-(``lock:`` keys) protects the database from a stampede. With Redis down every
-read goes to PostgreSQL and nothing fails.
+cache data older than the version it read. The key/version contract and the
+one-rebuild-at-a-time read are :mod:`bookstore_core.versioned`, which the
+storefront's page cache shares. With Redis down every read goes to PostgreSQL
+and nothing fails.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Iterable
 
 import orjson
 import transaction
 
-from .redisconn import LuaScript, RedisStore
+from bookstore_core.redisstore import LuaScript, RedisStore
+from bookstore_core.versioned import VersionedCache, book_version_key
 
 BOOK_TTL = 3600
 LIST_TTL = 300
 VOLATILE_LIST_TTL = 60  # orderings that move with every sale or review
-LOCK_MS = 3000
-WAIT_FOR_BUILDER_SECONDS = 0.5
-
-# KEYS[1] = version key; ARGV[1] = data key prefix; ARGV[2] = data key suffix.
-_GET_VERSIONED = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. version .. ARGV[2])}
-"""
 # KEYS = version keys of several books; ARGV[1] = prefix of the data keys.
 _GET_BOOKS = """
 local out = {}
@@ -51,21 +44,17 @@ return out
 """
 
 
-def book_version_key(prefix: str, book_id: int) -> str:
-    """The Redis key of a book's version counter (the storefront's page cache reads it too)."""
-    return f"{prefix}ver:book:{book_id}"
-
-
 def digest(value: object) -> str:
     return hashlib.sha1(
         orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS), usedforsecurity=False
     ).hexdigest()
 
 
-class CatalogCache:
+class CatalogCache(VersionedCache):
+    """The API's catalogue reads on top of the shared versioned read (:mod:`bookstore_core.versioned`)."""
+
     def __init__(self, store: RedisStore):
-        self.store = store
-        self._get_versioned = LuaScript(store.client, _GET_VERSIONED)
+        super().__init__(store)
         self._get_books = LuaScript(store.client, _GET_BOOKS)
 
     # -- keys ------------------------------------------------------------------
@@ -109,7 +98,7 @@ class CatalogCache:
 
     def cached_book_json(self, book_id: int) -> bytes | None:
         """A book's current JSON if it is in the cache; None on a miss or with Redis down (never builds)."""
-        found = self._read_versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "")
+        found = self.read_versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "")
         return found[1] if found is not None else None
 
     def books_json(self, book_ids: list[int], build_many: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
@@ -151,44 +140,6 @@ class CatalogCache:
         version_key = self.store.key("ver", "catalog")
         return self.versioned(version_key, self.store.key("cat", ""), f":{name}:{digest(params)}", build, ttl)
 
-    def versioned(self, version_key: str, prefix: str, suffix: str, build: Callable, ttl: int):
-        """Read ``prefix + <current version> + suffix`` in one round trip; rebuild on a miss.
-
-        Entries of other namespaces may hang off these versions too (the storefront's
-        page cache keys its pages by a book's version).
-        """
-        found = self._read_versioned(version_key, prefix, suffix)
-        if found is None:  # Redis is unavailable
-            return build()
-        version, data = found
-        if data is not None:
-            return data
-        return self._rebuild(prefix + version.decode() + suffix, build, ttl)
-
-    def _read_versioned(self, version_key: str, prefix: str, suffix: str) -> list | None:
-        """``[version, data or None]`` in one round trip; None while Redis is unavailable."""
-        return self.store.call(lambda client: self._get_versioned(keys=[version_key], args=[prefix, suffix]))
-
-    def _rebuild(self, key: str, build: Callable[[], bytes | None], ttl: int) -> bytes | None:
-        """Build a missing entry; if another request is already building it, wait for that one."""
-        lock = self.store.key("lock", key)
-        acquired = self.store.call(lambda client: client.set(lock, b"1", nx=True, px=LOCK_MS), default="unavailable")
-        if acquired is None:  # somebody else holds the lock
-            deadline = time.monotonic() + WAIT_FOR_BUILDER_SECONDS
-            while time.monotonic() < deadline:
-                time.sleep(0.01)
-                data = self.store.call(lambda client: client.get(key))
-                if data is not None:
-                    return data
-        try:
-            value = build()
-            if value is not None:
-                self.store.call(lambda client: client.set(key, value, ex=ttl))
-            return value
-        finally:
-            if acquired is True:
-                self.store.call(lambda client: client.delete(lock))
-
 
 _BOOK_PATH = re.compile(r"^/api/v1/books/([1-9][0-9]{0,17})$")
 
@@ -204,7 +155,7 @@ def cached_book_tween(handler, registry):
     builds and stores the entry. The response is the same as the view's
     (``cacheable_json``: ETag, 304, Cache-Control).
     """
-    from .views_common import cacheable_json
+    from ..http.helpers import cacheable_json
 
     cache: CatalogCache = registry["catalog_cache"]
 

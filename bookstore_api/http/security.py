@@ -14,6 +14,8 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 
+from bookstore_core.accounts import grants, is_staff_role
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -25,14 +27,7 @@ class Identity:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("staff", "admin")
-
-
-ROLE_GRANTS = {
-    "customer": {"authenticated"},
-    "staff": {"authenticated", "staff"},
-    "admin": {"authenticated", "staff", "admin"},
-}
+        return is_staff_role(self.role)
 
 
 def client_address(request: Request) -> str:
@@ -74,7 +69,7 @@ class TokenSecurityPolicy:
             token = bearer_token(request)
             identity = None
             if token is not None:
-                from .accounts.services import TokenService
+                from ..accounts.services import TokenService
 
                 identity = request.find_service(TokenService).authenticate(token)
             environ["bookstore.identity"] = identity
@@ -88,7 +83,7 @@ class TokenSecurityPolicy:
         identity = request.identity
         if identity is None:
             return Denied("not authenticated")
-        if permission in ROLE_GRANTS.get(identity.role, set()):
+        if grants(identity.role, permission):
             return Allowed(f"role {identity.role} grants {permission}")
         return Denied(f"role {identity.role} lacks {permission}")
 

@@ -8,7 +8,7 @@ from pyramid.response import FileResponse
 
 
 def includeme(config: Configurator) -> None:
-    from . import API_PREFIX, OPENAPI_SPEC
+    from .. import API_PREFIX, OPENAPI_SPEC
 
     with open(OPENAPI_SPEC) as handle:
         spec = yaml.safe_load(handle)

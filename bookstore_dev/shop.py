@@ -3,22 +3,44 @@
 Uses ``BOOKSTORE_DATABASE_URL`` / ``BOOKSTORE_REDIS_URL`` when set; otherwise
 starts a real PostgreSQL and a real Redis from PyPI packages with their data under
 ``var/``. Then migrates, seeds the demo catalog once, ensures the dev-only demo
-accounts, and serves the API (and the storefront, when installed) with waitress.
+accounts, and serves the API and the storefront with waitress.
 Ctrl-C or SIGTERM stops everything it started.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from .devservers import EmbeddedPostgres, EmbeddedRedis, create_database, port_open
-from .settings import build_settings, dev_settings
+from bookstore_api.settings import build_settings
+
+from .servers import EmbeddedPostgres, EmbeddedRedis, create_database, port_open
+
+#: the module each app is served with (``python -m <module> serve``)
+SERVE_MODULES = {"api": "bookstore_api.cli", "web": "bookstore_web"}
+
+
+def dev_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Local-run choices: configured service URLs (if any) and the demo accounts."""
+    environ = os.environ if environ is None else environ
+    return {
+        "database_url": environ.get("BOOKSTORE_DATABASE_URL") or None,
+        "redis_url": environ.get("BOOKSTORE_REDIS_URL") or None,
+        "api_port": int(environ.get("BOOKSTORE_API_PORT", "6543")),
+        "web_port": int(environ.get("BOOKSTORE_WEB_PORT", "6544")),
+        "embedded_postgres_port": int(environ.get("BOOKSTORE_EMBEDDED_POSTGRES_PORT", "54329")),
+        "embedded_redis_port": int(environ.get("BOOKSTORE_EMBEDDED_REDIS_PORT", "63799")),
+        "staff_email": environ.get("BOOKSTORE_DEMO_STAFF_EMAIL", "staff@bookstore.test"),
+        "staff_password": environ.get("BOOKSTORE_DEMO_STAFF_PASSWORD", "staff-demo-password"),
+        "customer_email": environ.get("BOOKSTORE_DEMO_CUSTOMER_EMAIL", "customer@bookstore.test"),
+        "customer_password": environ.get("BOOKSTORE_DEMO_CUSTOMER_PASSWORD", "customer-demo-password"),
+    }
 
 
 def _say(message: str) -> None:
@@ -61,10 +83,11 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         env.setdefault("BOOKSTORE_ENV", "development")
         settings = build_settings({}, env)
 
-        from .db import make_engine
-        from .migrate import upgrade
+        from bookstore_api.cli.migrate import upgrade
+        from bookstore_api.cli.users import ensure_user
+        from bookstore_api.infra.db import make_engine
+
         from .seed import catalog_size, seed_catalog
-        from .users import ensure_user
 
         upgrade(database_url)
         _say("database migrated")
@@ -78,10 +101,8 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
             ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
 
-        apps = [("api", dev["api_port"])]
-        if importlib.util.find_spec("bookstore_web") is not None:
-            apps.append(("web", dev["web_port"]))
-            env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
+        apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
+        env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
         for app, port in apps:
             if port_open("127.0.0.1", port):
                 raise RuntimeError(f"port {port} is already in use; set BOOKSTORE_{app.upper()}_PORT")
@@ -91,9 +112,8 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
                     [
                         sys.executable,
                         "-m",
-                        "bookstore_api.cli",
+                        SERVE_MODULES[app],
                         "serve",
-                        app,
                         "--host",
                         "127.0.0.1",
                         "--port",
@@ -124,8 +144,7 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
 
         _say(f"ready in {time.monotonic() - started:.1f}s")
         _say(f"API        http://127.0.0.1:{dev['api_port']}/api/v1/books   (spec: /api/v1/openapi.yaml)")
-        if len(apps) > 1:
-            _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
+        _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
         if demo_accounts:
             _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
             _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")

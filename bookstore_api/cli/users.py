@@ -6,8 +6,8 @@ from typing import Any
 
 import transaction
 
-from .accounts.services import PasswordService, UserService
-from .db import make_engine, make_session_factory
+from ..accounts.services import PasswordService, UserService
+from ..infra.db import make_engine, make_session_factory
 
 
 def ensure_user(settings: dict[str, Any], email: str, password: str, name: str, role: str) -> bool:

@@ -1,4 +1,4 @@
-"""Redis access for caches, token lookups and rate limits.
+"""Redis access for caches, sessions, token lookups and rate limits (both apps).
 
 Redis is a cache here: nothing the shop must not lose lives only in Redis. Every
 call goes through :class:`RedisStore`, which answers ``None`` (a miss) instead of
@@ -16,8 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from pyramid.config import Configurator
-from pyramid.request import Request
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,14 +90,3 @@ class LuaScript:
         except redis.exceptions.NoScriptError:
             self.client.script_load(self.source)
             return self.client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-
-
-def includeme(config: Configurator) -> None:
-    settings = config.get_settings()
-    store = RedisStore.from_url(settings["redis.url"], settings["redis.prefix"])
-    config.registry["redis"] = store
-
-    def redis_store(request: Request) -> RedisStore:
-        return request.registry["redis"]
-
-    config.add_request_method(redis_store, "redis", reify=True)

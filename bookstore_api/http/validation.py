@@ -205,7 +205,7 @@ validated_view.options = ("openapi",)
 
 
 def includeme(config: Configurator) -> None:
-    from . import OPENAPI_SPEC
+    from .. import OPENAPI_SPEC
 
     config.registry["bookstore.operations"] = compile_operations(str(OPENAPI_SPEC))
     # pyramid_openapi3 serves the spec, registers the routes and (in tests) validates
