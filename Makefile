@@ -15,7 +15,7 @@ bootstrap: ## Create .venv and install pinned dependencies (idempotent)
 
 run: ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
 	@./scripts/bootstrap.sh run
-	@$(VENV)/bin/bookstore-dev run
+	@$(VENV)/bin/bookstore run
 
 stack: bootstrap ## Local AWS-like topology: HAProxy on :8080 over 2 API and 2 web processes
 	@$(PY) scripts/stack.py start
@@ -47,7 +47,7 @@ migrate: bootstrap ## Apply migrations to BOOKSTORE_DATABASE_URL
 	@$(VENV)/bin/bookstore migrate
 
 seed: bootstrap ## Seed BOOKS (default 100000) books into BOOKSTORE_DATABASE_URL
-	@$(VENV)/bin/bookstore-dev seed --books $${BOOKS:-100000}
+	@$(VENV)/bin/bookstore seed --books $${BOOKS:-100000}
 
 bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes bench/results/)
 	@$(PY) bench/run.py

@@ -76,7 +76,11 @@ def entry_points(dist: dict) -> dict[str, list[str]]:
         for group, entries in APP_ENTRY_POINTS[app].items():
             points[group] += entries
     if "bookstore_dev" in dist["packages"]:
-        points["console_scripts"].append("bookstore-dev = bookstore_dev.cli:main")
+        # a development checkout's `bookstore` also runs the shop locally and seeds demo data
+        points["console_scripts"] = [
+            "bookstore = bookstore_dev.cli:main" if entry.startswith("bookstore =") else entry
+            for entry in points["console_scripts"]
+        ]
     return points
 
 

@@ -4,5 +4,5 @@
   binary) started as child processes on loopback ports
 * :mod:`.shop`    — ``make run``: the whole shop, started and stopped as one
 * :mod:`.seed`    — a generated demo catalogue (word lists in :mod:`.words`)
-* :mod:`.cli`     — the ``bookstore-dev`` command (``run``, ``seed``)
+* :mod:`.cli`     — ``bookstore run`` and ``bookstore seed`` (a development checkout's ``bookstore``)
 """

@@ -1,7 +1,8 @@
-"""The ``bookstore-dev`` command: run the whole shop locally, or seed a demo catalogue.
+"""The ``bookstore`` command of a development checkout: the API's commands, plus
+``run`` (the whole shop locally) and ``seed`` (a demo catalogue).
 
-Development only: no image installs it. The apps' own commands are ``bookstore``
-(the API's) and ``bookstore-web``.
+The API image's ``bookstore`` has the API's commands only (migrate, create-user,
+send-mail, purge-carts, serve): no image carries demo data or embedded servers.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bookstore-dev", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from bookstore_api.cli import build_parser as api_parser
+
+    parser, sub = api_parser()
 
     run = sub.add_parser("run", help="run the whole shop locally (embedded PostgreSQL and Redis if none configured)")
     run.add_argument("--var", default="var", help="folder for local data and logs")
@@ -45,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     seed = sub.add_parser("seed", help="add a generated demo catalog to BOOKSTORE_DATABASE_URL")
-    seed.add_argument("--ini", help="PasteDeploy ini file to read settings from (default: environment only)")
     seed.add_argument("--books", type=int, required=True)
     seed.add_argument("--seed", type=int, default=1)
     seed.add_argument("--quiet", action="store_true")

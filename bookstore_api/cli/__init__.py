@@ -86,12 +86,17 @@ def cmd_purge_carts(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .. import main as app_factory
-
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser and its subcommands (a development checkout adds ``run`` and ``seed``)."""
     parser = argparse.ArgumentParser(prog="bookstore", description=__doc__.splitlines()[0])
     parser.add_argument("--ini", help="PasteDeploy ini file to read settings from (default: environment only)")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_commands(sub)
+    return parser, sub
+
+
+def add_commands(sub: Any) -> None:
+    from .. import main as app_factory
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
@@ -110,12 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
 
     add_serve_command(sub, app_factory, "main", default_port=6543)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
-    args = build_parser().parse_args(argv)
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
     return args.func(args)
 
 

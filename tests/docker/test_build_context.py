@@ -43,7 +43,7 @@ def test_api_image_holds_the_api_and_the_core_only(image_venv):
     assert "bookstore_core/__init__.py" in names
     assert not [n for n in names if n.startswith(("bookstore_web/", "bookstore_dev/"))]
     assert "bookstore = bookstore_api.cli:main" in entry_points
-    assert "bookstore-web" not in entry_points and "bookstore-dev" not in entry_points
+    assert "bookstore-web" not in entry_points and "bookstore_dev" not in entry_points
     requires = [v.lower() for k, v in Parser().parsestr(metadata).items() if k == "Requires-Dist"]
     assert any(r.startswith("sqlalchemy") for r in requires)
     assert not [r for r in requires if r.startswith(("httpx", "pyramid-jinja2", "pyramid_jinja2"))]

@@ -1,4 +1,4 @@
-"""The ``bookstore`` command (migrate, create-user) and ``bookstore-dev seed`` (deterministic demo data)."""
+"""The ``bookstore`` command: migrate and create-user (the API's), and a checkout's deterministic ``seed``."""
 
 from __future__ import annotations
 
