@@ -191,44 +191,61 @@ CHUNK = 10_000
 LOADERS = 2
 
 
-def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD", progress: bool = True) -> SeedResult:
-    """Add ``books`` generated books (and their authors) to the catalog.
+def _title(r: random.Random) -> str:
+    pattern = r.random()
+    if pattern < 0.3:
+        return f"The {r.choice(ADJECTIVES)} {r.choice(NOUNS)}"
+    if pattern < 0.55:
+        return f"The {r.choice(NOUNS)} of {r.choice(PLACES)}"
+    if pattern < 0.75:
+        return f"{r.choice(ADJECTIVES)} {r.choice(NOUNS)}s"
+    if pattern < 0.9:
+        return f"A {r.choice(NOUNS)} in {r.choice(PLACES)}"
+    return f"{r.choice(FIRST)} and the {r.choice(ADJECTIVES)} {r.choice(NOUNS)}"
 
-    Small loads run in one transaction. Large ones (``BULK_THRESHOLD`` books and
-    at least half the existing catalog) set secondary indexes and link-table
-    foreign keys aside, load with two connections in parallel, and rebuild; if
-    the load fails, the rows it added are removed and the structures restored.
-    Each chunk of books has its own random stream, so the result does not depend
-    on how the chunks were scheduled.
-    """
-    started = time.monotonic()
-    rng = random.Random(seed)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("SELECT pg_advisory_lock(7363)")  # one seeder at a time
-        cursor.execute("SET synchronous_commit = off")
-        cursor.execute("SET statement_timeout = 0")
-        cursor.execute("SET bookstore.bulk_load = 'on'")
 
+def _author_names(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct generated names (first name, middle initial or none, last name)."""
+    combos = len(FIRST) * len(LAST) * 27
+    names = []
+    for pick in rng.sample(range(combos), min(count, combos)):
+        first, rest = divmod(pick, len(LAST) * 27)
+        last, middle = divmod(rest, 27)
+        initial = f" {chr(64 + middle)}." if middle else ""
+        names.append(f"{FIRST[first]}{initial} {LAST[last]}")
+    return names
+
+
+class _Seeder:
+    """One seeding run: the shared pools (genres, authors, blurbs) and the book rows of each chunk."""
+
+    def __init__(self, cursor, books: int, seed: int, currency: str, today: dt.date):
+        self.books, self.seed, self.currency, self.today = books, seed, currency, today
+        self.rng = random.Random(seed)
+        self.genre_ids = self._genres(cursor)
+        self.genre_slugs = [slug for slug, _ in GENRES]
+        self.existing, self.pool, self.new_authors = self._authors(cursor)
+        cursor.execute("SELECT setval('books_id_seq', nextval('books_id_seq') + %s - 1) - %s + 1", (books, books))
+        self.first_book_id = cursor.fetchone()[0]
+        self.last_book_id = self.first_book_id + books - 1
+        self.isbn_base = self.rng.randrange(0, 2 * 10**9 - books - 1)
+        # a pool of blurbs: each book draws one (4096 distinct)
+        self.descriptions = [
+            " ".join(self.rng.choices(WORDS, k=self.rng.randint(18, 36))).capitalize() + "." for _ in range(4096)
+        ]
+
+    @staticmethod
+    def _genres(cursor) -> dict[str, int]:
         for slug, name in GENRES:
             cursor.execute(
                 "INSERT INTO genres (slug, name) VALUES (%s, %s) ON CONFLICT (slug) DO NOTHING", (slug, name)
             )
         cursor.execute("SELECT slug, id FROM genres")
-        genre_ids = dict(cursor.fetchall())
-        genre_slugs = [slug for slug, _ in GENRES]
+        return dict(cursor.fetchall())
 
-        # Authors: a deterministic pool, reusing any that already exist.
-        pool_size = max(40, books // 4)
-        combos = len(FIRST) * len(LAST) * 27
-        picks = rng.sample(range(combos), min(pool_size, combos))
-        names = []
-        for pick in picks:
-            first, rest = divmod(pick, len(LAST) * 27)
-            last, middle = divmod(rest, 27)
-            initial = f" {chr(64 + middle)}." if middle else ""
-            names.append(f"{FIRST[first]}{initial} {LAST[last]}")
+    def _authors(self, cursor) -> tuple[dict[str, tuple[int, str]], list[tuple[int, str]], int]:
+        """A deterministic pool of authors, reusing any that already exist; the new ones are COPYed."""
+        names = _author_names(self.rng, max(40, self.books // 4))
         classic_names = [author for _, author, _, _ in CLASSICS]
         cursor.execute("SELECT lower(name), id, name FROM authors")
         existing = {low: (ident, name) for low, ident, name in cursor.fetchall()}
@@ -243,122 +260,136 @@ def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD
             cursor.copy_expert("COPY authors (id, name) FROM STDIN", _RowStream(map(copy_line, author_rows)))
             for i, name in enumerate(new_names):
                 existing[name.lower()] = (first_author_id + i, name)
-        pool = [existing[n.lower()] for n in names]
+        return existing, [existing[n.lower()] for n in names], len(new_names)
 
-        cursor.execute("SELECT setval('books_id_seq', nextval('books_id_seq') + %s - 1) - %s + 1", (books, books))
-        first_book_id = cursor.fetchone()[0]
-        last_book_id = first_book_id + books - 1
-        isbn_base = rng.randrange(0, 2 * 10**9 - books - 1)
-        descriptions = []  # a pool of blurbs: each book draws one (4096 distinct)
-        for _ in range(4096):
-            words = rng.choices(WORDS, k=rng.randint(18, 36))
-            descriptions.append(" ".join(words).capitalize() + ".")
+    def _book(self, r: random.Random, i: int) -> tuple[str, str | None, list[tuple[int, str]], list[str]]:
+        """Title, subtitle, authors and genre slugs of the ``i``-th book (the classics first)."""
+        if i < len(CLASSICS) and self.books >= len(CLASSICS):
+            title, author_name, g1, g2 = CLASSICS[i]
+            return title, None, [self.existing[author_name.lower()]], [g for g in (g1, g2) if g]
+        title = _title(r)
+        roll = r.random()
+        count = 1 if roll < 0.72 else 2 if roll < 0.93 else 3
+        authors = r.sample(self.pool, count) if len(self.pool) >= count else self.pool[:1]
+        genres = r.sample(self.genre_slugs, 1 if r.random() < 0.6 else 2)
+        subtitle = f"A Novel of {r.choice(PLACES)}" if r.random() < 0.15 else None
+        return title, subtitle, authors, genres
+
+    def load_chunk(self, cursor, chunk: int) -> int:
+        """COPY one chunk of books with their author and genre links; returns how many books."""
+        r = random.Random(f"{self.seed}:{chunk}")
+        start, stop = chunk * CHUNK, min(self.books, (chunk + 1) * CHUNK)
+        links_authors: list[str] = []
+        links_genres: list[str] = []
+
+        def book_rows() -> Iterator[str]:
+            for i in range(start, stop):
+                book_id = self.first_book_id + i
+                title, subtitle, authors, genres = self._book(r, i)
+                published = self.today - dt.timedelta(days=r.randint(0, 365 * 60))
+                price = f"{r.randint(4, 79)}.{r.choice(('99', '95', '50', '00', '49'))}"
+                stock = 0 if r.random() < 0.08 else r.randint(1, 60)
+                sales = max(int(r.paretovariate(1.5) * 10) - 10, 0)
+                links_authors.extend(f"{book_id}\t{author_id}\t{pos}\n" for pos, (author_id, _) in enumerate(authors))
+                linked_genres = sorted(self.genre_ids[slug] for slug in genres)
+                links_genres.extend(f"{book_id}\t{genre_id}\n" for genre_id in linked_genres)
+                # Generated text never holds tabs, newlines or backslashes: no escaping needed.
+                yield (
+                    f"{book_id}\t{make_isbn(self.isbn_base + i)}\t{title}\t{subtitle or NULL}\t"
+                    f"{self.descriptions[r.getrandbits(12)]}\t{r.choice(PUBLISHERS)}\t{published.isoformat()}\t"
+                    f"{r.choice(LANGUAGES)}\t{r.randint(80, 1200)}\t{price}\t{self.currency}\t{stock}\t{sales}\t"
+                    f"{', '.join(name for _, name in authors)}\t{{{','.join(map(str, linked_genres))}}}\n"
+                )
+
+        cursor.copy_expert(
+            "COPY books (id, isbn, title, subtitle, description, publisher, published_on, language, pages, "
+            "price, currency, stock_quantity, sales_count, authors_text, genre_ids) FROM STDIN",
+            _RowStream(book_rows()),
+        )
+        cursor.copy_expert(
+            "COPY book_authors (book_id, author_id, position) FROM STDIN", _RowStream(iter(links_authors))
+        )
+        cursor.copy_expert("COPY book_genres (book_id, genre_id) FROM STDIN", _RowStream(iter(links_genres)))
+        return stop - start
+
+    def remove_loaded(self, cursor) -> None:
+        for table in ("book_genres", "book_authors", "books"):
+            column = "id" if table == "books" else "book_id"
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} BETWEEN %s AND %s", (self.first_book_id, self.last_book_id)
+            )
+
+
+def _load_bulk(engine: Engine, raw, cursor, seeder: _Seeder, load: Callable, chunks: list[int]) -> None:
+    """Set secondary indexes and link foreign keys aside, load with two connections, rebuild."""
+    indexes, constraints = _drop_secondary_structures(cursor)
+    raw.commit()
+    try:
+        _parallel(
+            engine, [lambda c, mine=chunks[w::LOADERS]: [load(c, chunk) for chunk in mine] for w in range(LOADERS)]
+        )
+    except BaseException:
+        seeder.remove_loaded(cursor)
+        raw.commit()
+        raise
+    finally:
+        # GIN builds are the slow ones: one per connection first, then the b-trees.
+        indexes.sort(key=lambda definition: "USING gin" not in definition)
+        _parallel(engine, [lambda c, mine=indexes[w::LOADERS]: [c.execute(d) for d in mine] for w in range(LOADERS)])
+        for table, name, definition in constraints:
+            cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+        raw.commit()
+
+
+def seed_catalog(
+    engine: Engine,
+    books: int,
+    seed: int = 1,
+    currency: str = "USD",
+    progress: bool = True,
+    today: dt.date | None = None,
+) -> SeedResult:
+    """Add ``books`` generated books (and their authors) to the catalog.
+
+    Small loads run in one transaction. Large ones (``BULK_THRESHOLD`` books and
+    at least half the existing catalog) set secondary indexes and link-table
+    foreign keys aside, load with two connections in parallel, and rebuild; if
+    the load fails, the rows it added are removed and the structures restored.
+    Each chunk of books has its own random stream, so the result does not depend
+    on how the chunks were scheduled. Publication dates reach back 60 years from
+    ``today`` (the real today unless given).
+    """
+    started = time.monotonic()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT pg_advisory_lock(7363)")  # one seeder at a time
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET statement_timeout = 0")
+        cursor.execute("SET bookstore.bulk_load = 'on'")
+        seeder = _Seeder(cursor, books, seed, currency, today or dt.date.today())
         cursor.execute("SELECT count(*) FROM books")
         bulk = books >= BULK_THRESHOLD and books >= cursor.fetchone()[0] // 2
         raw.commit()
 
-        today = dt.date(2026, 11, 1)
         bar = _progress_bar(books, "seeding books") if progress else None
         done = [0]
         done_lock = threading.Lock()
 
-        def load_chunk(cursor, chunk: int) -> None:
-            chunk_rng = random.Random(f"{seed}:{chunk}")
-            start = chunk * CHUNK
-            stop = min(books, start + CHUNK)
-            links_authors: list[str] = []
-            links_genres: list[str] = []
-
-            def book_rows() -> Iterator[str]:
-                r = chunk_rng
-                for i in range(start, stop):
-                    book_id = first_book_id + i
-                    if i < len(CLASSICS) and books >= len(CLASSICS):
-                        title, author_name, g1, g2 = CLASSICS[i]
-                        authors = [existing[author_name.lower()]]
-                        genres = [g for g in (g1, g2) if g]
-                        subtitle = None
-                    else:
-                        pattern = r.random()
-                        if pattern < 0.3:
-                            title = f"The {r.choice(ADJECTIVES)} {r.choice(NOUNS)}"
-                        elif pattern < 0.55:
-                            title = f"The {r.choice(NOUNS)} of {r.choice(PLACES)}"
-                        elif pattern < 0.75:
-                            title = f"{r.choice(ADJECTIVES)} {r.choice(NOUNS)}s"
-                        elif pattern < 0.9:
-                            title = f"A {r.choice(NOUNS)} in {r.choice(PLACES)}"
-                        else:
-                            title = f"{r.choice(FIRST)} and the {r.choice(ADJECTIVES)} {r.choice(NOUNS)}"
-                        roll = r.random()
-                        count = 1 if roll < 0.72 else 2 if roll < 0.93 else 3
-                        authors = r.sample(pool, count) if len(pool) >= count else pool[:1]
-                        genres = r.sample(genre_slugs, 1 if r.random() < 0.6 else 2)
-                        subtitle = f"A Novel of {r.choice(PLACES)}" if r.random() < 0.15 else None
-                    published = today - dt.timedelta(days=r.randint(0, 365 * 60))
-                    price = f"{r.randint(4, 79)}.{r.choice(('99', '95', '50', '00', '49'))}"
-                    stock = 0 if r.random() < 0.08 else r.randint(1, 60)
-                    sales = max(int(r.paretovariate(1.5) * 10) - 10, 0)
-                    for position, (author_id, _) in enumerate(authors):
-                        links_authors.append(f"{book_id}\t{author_id}\t{position}\n")
-                    linked_genres = sorted(genre_ids[slug] for slug in genres)
-                    for genre_id in linked_genres:
-                        links_genres.append(f"{book_id}\t{genre_id}\n")
-                    # Generated text never holds tabs, newlines or backslashes: no escaping needed.
-                    yield (
-                        f"{book_id}\t{make_isbn(isbn_base + i)}\t{title}\t{subtitle or NULL}\t"
-                        f"{descriptions[r.getrandbits(12)]}\t{r.choice(PUBLISHERS)}\t{published.isoformat()}\t"
-                        f"{r.choice(LANGUAGES)}\t{r.randint(80, 1200)}\t{price}\t{currency}\t{stock}\t{sales}\t"
-                        f"{', '.join(name for _, name in authors)}\t{{{','.join(map(str, linked_genres))}}}\n"
-                    )
-
-            cursor.copy_expert(
-                "COPY books (id, isbn, title, subtitle, description, publisher, published_on, language, pages, "
-                "price, currency, stock_quantity, sales_count, authors_text, genre_ids) FROM STDIN",
-                _RowStream(book_rows()),
-            )
-            cursor.copy_expert(
-                "COPY book_authors (book_id, author_id, position) FROM STDIN", _RowStream(iter(links_authors))
-            )
-            cursor.copy_expert("COPY book_genres (book_id, genre_id) FROM STDIN", _RowStream(iter(links_genres)))
+        def load(cursor, chunk: int) -> None:
+            count = seeder.load_chunk(cursor, chunk)
             if bar:
                 with done_lock:
-                    done[0] += stop - start
+                    done[0] += count
                     bar(done[0])
 
         chunks = list(range((books + CHUNK - 1) // CHUNK))
-        if not bulk:
-            for chunk in chunks:
-                load_chunk(cursor, chunk)
-            raw.commit()
+        if bulk:
+            _load_bulk(engine, raw, cursor, seeder, load, chunks)
         else:
-            indexes, constraints = _drop_secondary_structures(cursor)
+            for chunk in chunks:
+                load(cursor, chunk)
             raw.commit()
-            try:
-                _parallel(
-                    engine,
-                    [
-                        lambda c, mine=chunks[w::LOADERS]: [load_chunk(c, chunk) for chunk in mine]
-                        for w in range(LOADERS)
-                    ],
-                )
-            except BaseException:
-                for table in ("book_genres", "book_authors", "books"):
-                    column = "id" if table == "books" else "book_id"
-                    cursor.execute(
-                        f"DELETE FROM {table} WHERE {column} BETWEEN %s AND %s", (first_book_id, last_book_id)
-                    )
-                raw.commit()
-                raise
-            finally:
-                # GIN builds are the slow ones: one per connection first, then the b-trees.
-                indexes.sort(key=lambda definition: "USING gin" not in definition)
-                _parallel(
-                    engine, [lambda c, mine=indexes[w::LOADERS]: [c.execute(d) for d in mine] for w in range(LOADERS)]
-                )
-                for table, name, definition in constraints:
-                    cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
-                raw.commit()
         # Fresh statistics, so the very next searches are planned well (the two in parallel).
         _parallel(
             engine, [lambda c: c.execute("ANALYZE books"), lambda c: c.execute("ANALYZE book_authors, book_genres")]
@@ -370,7 +401,7 @@ def seed_catalog(engine: Engine, books: int, seed: int = 1, currency: str = "USD
         raise
     finally:
         raw.close()
-    return SeedResult(books, len(new_names), time.monotonic() - started)
+    return SeedResult(books, seeder.new_authors, time.monotonic() - started)
 
 
 def catalog_size(engine: Engine) -> int:

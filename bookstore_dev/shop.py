@@ -47,101 +47,107 @@ def _say(message: str) -> None:
     print(f"[bookstore] {message}", flush=True)
 
 
+def _start_services(var: Path, dev: dict[str, Any], managed: list) -> tuple[str, str]:
+    """The configured PostgreSQL and Redis, or embedded ones started under ``var``; their URLs."""
+    database_url = dev["database_url"]
+    if not database_url:
+        pg = EmbeddedPostgres(var / "postgres", dev["embedded_postgres_port"])
+        _say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
+        managed.append(pg.start())
+        database_url = create_database(pg.url, "bookstore")
+    redis_url = dev["redis_url"]
+    if not redis_url:
+        rd = EmbeddedRedis(var / "redis", dev["embedded_redis_port"])
+        _say(f"starting Redis on 127.0.0.1:{rd.port}")
+        managed.append(rd.start())
+        redis_url = rd.url
+    return database_url, redis_url
+
+
+def _prepare_database(settings: dict[str, Any], dev: dict[str, Any], demo_books: int) -> bool:
+    """Migrate, seed the demo catalogue once, ensure the demo accounts; True when they exist."""
+    from bookstore_api.cli.migrate import upgrade
+    from bookstore_api.cli.users import ensure_user
+    from bookstore_api.infra.db import make_engine
+
+    from .seed import catalog_size, seed_catalog
+
+    upgrade(settings["sqlalchemy.url"])
+    _say("database migrated")
+    engine = make_engine(settings, application_name="bookstore run")
+    if catalog_size(engine) == 0:
+        result = seed_catalog(engine, books=demo_books, seed=1, currency=settings["bookstore.currency"])
+        _say(f"seeded a demo catalog of {result.books:,} books in {result.seconds:.1f}s")
+    engine.dispose()
+    if settings["bookstore.env"] == "production":  # development only: never create known passwords there
+        return False
+    ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
+    ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
+    return True
+
+
+def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: list) -> None:
+    """Both apps and the mailer as child processes; returns once both apps listen."""
+    apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
+    env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
+    for app, port in apps:
+        if port_open("127.0.0.1", port):
+            raise RuntimeError(f"port {port} is already in use; set BOOKSTORE_{app.upper()}_PORT")
+        argv = [sys.executable, "-m", SERVE_MODULES[app], "serve", "--host", "127.0.0.1", "--port", str(port)]
+        children.append(_spawn(argv, env, var / f"{app}.log"))
+    mailer = [sys.executable, "-m", SERVE_MODULES["api"], "send-mail", "--loop", "--interval", "2"]
+    for (app, port), child in zip(apps, children, strict=True):
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", port):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {app} server did not start; see {var / (app + '.log')}")
+            time.sleep(0.05)
+    children.append(_spawn(mailer, env, var / "mailer.log"))
+
+
+def _stop(children: list[subprocess.Popen], managed: list) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    for server in reversed(managed):
+        server.stop()
+    _say("stopped")
+
+
 def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
+    """Start everything, print where it is, and stop everything on Ctrl-C, SIGTERM or a crash."""
     started = time.monotonic()
     var = Path(var_dir).resolve()
     var.mkdir(parents=True, exist_ok=True)
     dev = dev_settings()
     managed: list = []
     children: list[subprocess.Popen] = []
-    stopping = False
 
     def stop(signum=None, frame=None):
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        database_url = dev["database_url"]
-        if not database_url:
-            pg = EmbeddedPostgres(var / "postgres", dev["embedded_postgres_port"])
-            _say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
-            managed.append(pg.start())
-            database_url = create_database(pg.url, "bookstore")
-        redis_url = dev["redis_url"]
-        if not redis_url:
-            rd = EmbeddedRedis(var / "redis", dev["embedded_redis_port"])
-            _say(f"starting Redis on 127.0.0.1:{rd.port}")
-            managed.append(rd.start())
-            redis_url = rd.url
-
+        database_url, redis_url = _start_services(var, dev, managed)
         env = dict(os.environ, BOOKSTORE_DATABASE_URL=database_url, BOOKSTORE_REDIS_URL=redis_url)
         env.setdefault("BOOKSTORE_ENV", "development")
-        settings = build_settings({}, env)
-
-        from bookstore_api.cli.migrate import upgrade
-        from bookstore_api.cli.users import ensure_user
-        from bookstore_api.infra.db import make_engine
-
-        from .seed import catalog_size, seed_catalog
-
-        upgrade(database_url)
-        _say("database migrated")
-        engine = make_engine(settings, application_name="bookstore run")
-        if catalog_size(engine) == 0:
-            result = seed_catalog(engine, books=demo_books, seed=1, currency=settings["bookstore.currency"])
-            _say(f"seeded a demo catalog of {result.books:,} books in {result.seconds:.1f}s")
-        engine.dispose()
-        demo_accounts = settings["bookstore.env"] != "production"
-        if demo_accounts:  # development only: never create known passwords in production
-            ensure_user(settings, dev["staff_email"], dev["staff_password"], "Demo Staff", "staff")
-            ensure_user(settings, dev["customer_email"], dev["customer_password"], "Demo Customer", "customer")
-
-        apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
-        env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
-        for app, port in apps:
-            if port_open("127.0.0.1", port):
-                raise RuntimeError(f"port {port} is already in use; set BOOKSTORE_{app.upper()}_PORT")
-            log = open(var / f"{app}.log", "ab")  # noqa: SIM115
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        SERVE_MODULES[app],
-                        "serve",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-            )
-            log.close()
-        mail_log = open(var / "mailer.log", "ab")  # noqa: SIM115
-        mailer = subprocess.Popen(
-            [sys.executable, "-m", "bookstore_api.cli", "send-mail", "--loop", "--interval", "2"],
-            env=env,
-            stdout=mail_log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        mail_log.close()
-        for (app, port), child in zip(apps, children, strict=True):
-            deadline = time.monotonic() + 30
-            while not port_open("127.0.0.1", port):
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {app} server did not start; see {var / (app + '.log')}")
-                time.sleep(0.05)
-
+        demo_accounts = _prepare_database(build_settings({}, env), dev, demo_books)
+        _start_apps(var, dev, env, children)
         _say(f"ready in {time.monotonic() - started:.1f}s")
         _say(f"API        http://127.0.0.1:{dev['api_port']}/api/v1/books   (spec: /api/v1/openapi.yaml)")
         _say(f"storefront http://127.0.0.1:{dev['web_port']}/")
@@ -150,7 +156,6 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
             _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
         _say("order confirmations are written to var/mailer.log (set BOOKSTORE_SMTP_URL to send them)")
         _say("logs in var/*.log; press Ctrl-C to stop")
-        children.append(mailer)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         _say("a server exited; stopping")
@@ -159,16 +164,4 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         _say("stopping")
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        for server in reversed(managed):
-            server.stop()
-        _say("stopped")
+        _stop(children, managed)

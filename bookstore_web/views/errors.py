@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 
 import redis
 from pyramid.exceptions import BadCSRFToken
-from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPException, HTTPForbidden, HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 
 from ..api import ApiError, ApiUnavailable
-from . import is_htmx
+from . import is_htmx, see_other
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,7 @@ def _signed_out(request: Request) -> bool:
 
 def _to_login(request: Request) -> Response:
     target = request.path_qs if request.method == "GET" else request.referer or "/"
-    location = request.route_path("login") + "?" + urlencode({"next": target})
-    if is_htmx(request):
-        response = Response(status=204)
-        response.headers["HX-Redirect"] = location
-        return response
-    return HTTPSeeOther(location=location)
+    return see_other(request, request.route_path("login") + "?" + urlencode({"next": target}))
 
 
 def includeme(config) -> None:

@@ -1,0 +1,49 @@
+"""``make run`` (``bookstore run``): the whole shop from nothing, answering, and stopped as one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bookstore_dev.servers import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_db]
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status
+
+
+def test_run_starts_the_shop_on_embedded_servers_and_stops_everything(tmp_path):
+    ports = {name: free_port() for name in ("API", "WEB", "EMBEDDED_POSTGRES", "EMBEDDED_REDIS")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BOOKSTORE_")}
+    env.update({f"BOOKSTORE_{name}_PORT": str(port) for name, port in ports.items()})
+    command = [str(Path(sys.executable).parent / "bookstore"), "run", "--var", str(tmp_path / "var"), "--books", "200"]
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        shop = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while "ready in" not in log.read_text(errors="replace"):
+            assert shop.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        assert _get(f"http://127.0.0.1:{ports['API']}/api/v1/books?q=hobbit") == 200
+        assert _get(f"http://127.0.0.1:{ports['API']}/readyz") == 200
+        assert _get(f"http://127.0.0.1:{ports['WEB']}/books") == 200
+    finally:
+        shop.send_signal(signal.SIGTERM)
+        assert shop.wait(60) == 0, log.read_text(errors="replace")
+    output = log.read_text(errors="replace")
+    assert "seeded a demo catalog of 200 books" in output and "stopped" in output
+    for name in ("API", "WEB", "EMBEDDED_POSTGRES", "EMBEDDED_REDIS"):
+        with pytest.raises(OSError):  # nothing it started is left listening
+            urllib.request.urlopen(f"http://127.0.0.1:{ports[name]}/", timeout=2)
