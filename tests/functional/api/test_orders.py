@@ -154,10 +154,18 @@ def test_keys_belong_to_their_user(testapp, shelf):
     assert first["id"] != second["id"]
 
 
-def test_a_failed_attempt_does_not_burn_the_key(customer, shelf):
+def test_a_failed_attempt_does_not_burn_the_key(customer, shelf, dbsession):
+    """A declined card leaves the key free: the shopper retries with another card under the same key."""
     key = new_key()
     customer.post("/orders", checkout_body([(shelf["a"].id, 1)], card=DECLINED_CARD), headers=key, status=402)
-    customer.post("/orders", checkout_body([(shelf["a"].id, 1)], card=DECLINED_CARD), headers=key, status=402)
+    assert stock(dbsession, shelf["a"]) == 5  # the decline took no stock
+    order = customer.post("/orders", checkout_body([(shelf["a"].id, 1)]), headers=key, status=201).json
+    assert order["status"] == "paid"
+    assert stock(dbsession, shelf["a"]) == 4
+    # and the key now names that order: a replay returns it, never a second one
+    again = customer.post("/orders", checkout_body([(shelf["a"].id, 1)]), headers=key, status=200).json
+    assert again["id"] == order["id"]
+    assert stock(dbsession, shelf["a"]) == 4
 
 
 def test_cancel_restores_stock_through_the_ledger_and_refunds(customer, shelf, dbsession):
