@@ -13,6 +13,7 @@ stock + sold = initial for every book. Prints numbers; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import multiprocessing as mp
 import random
@@ -28,7 +29,8 @@ from pathlib import Path
 import httpx
 from common import api_server, rss_mb, services
 
-CARD = {"card_number": "4242424242424242", "expiry": "12/34", "cvc": "123"}
+TODAY = dt.date.today()
+CARD = {"card_number": "4242424242424242", "expiry": f"{TODAY.month:02d}/{(TODAY.year + 4) % 100:02d}", "cvc": "123"}
 ADDRESS = {"name": "Bench Buyer", "line1": "1 Load St", "city": "Porto", "postal_code": "4000", "country": "PT"}
 
 

@@ -9,46 +9,16 @@ each test runs inside a transaction that is rolled back.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 
-from bookstore_dev import servers as devservers
-from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, drop_database, scratch_dir
-
-__all__ = ["create_database", "drop_database"]  # helpers the other test modules import from here
-
-#: tests always start from an empty database of the given name
-create_database = functools.partial(devservers.create_database, replace=True)
-
-
-@dataclass
-class Services:
-    server_url: str  # PostgreSQL server (maintenance database)
-    database_url: str  # the test database
-    redis_url: str
-    redis_prefix: str
-    embedded_postgres: EmbeddedPostgres | None = None
-    embedded_redis: EmbeddedRedis | None = None
-
-
-def delete_prefix(redis_url: str, prefix: str) -> None:
-    client = redis_lib.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    except redis_lib.RedisError:
-        pass
-    finally:
-        client.close()
+from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, scratch_dir
+from tests.helpers.services import Services, app_settings_for, create_database, delete_prefix, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -92,22 +62,6 @@ def migrated(services: Services) -> Services:
 
     upgrade(services.database_url)
     return services
-
-
-def app_settings_for(services: Services, **overrides: object) -> dict:
-    ini = Path(__file__).parent.parent / "testing.ini"
-    import plaster
-
-    settings = dict(plaster.get_settings(str(ini), "app:main"))
-    settings.update(
-        {
-            "sqlalchemy.url": services.database_url,
-            "redis.url": services.redis_url,
-            "redis.prefix": services.redis_prefix,
-        }
-    )
-    settings.update({k: str(v) for k, v in overrides.items()})
-    return settings
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def _seed(database_url: str) -> tuple[int, str]:
 
     from bookstore_api.infra.db import make_engine
     from bookstore_dev.seed import seed_catalog
-    from tests.factories import make_book
+    from tests.helpers.factories import make_book
 
     engine = make_engine({"sqlalchemy.url": database_url, "sqlalchemy.pool_size": 2, "sqlalchemy.max_overflow": 0})
     seed_catalog(engine, books=60, seed=7, progress=False)
@@ -112,7 +112,7 @@ def shop(services) -> Iterator[Shop]:
     from bookstore_api.cli.migrate import upgrade
     from bookstore_api.cli.users import ensure_user
     from bookstore_web import main as web_main
-    from tests.conftest import app_settings_for, create_database, delete_prefix, drop_database
+    from tests.helpers.services import app_settings_for, create_database, delete_prefix, drop_database
 
     name = f"bookstore_browser_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     database_url = create_database(services.server_url, name)

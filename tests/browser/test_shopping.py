@@ -12,6 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers.commerce import FUTURE_EXPIRY
+
 from .conftest import PASSWORD, STAFF_EMAIL
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_db]
@@ -95,13 +97,13 @@ def test_shopper_buys_a_book_and_staff_restock_and_ship_it(visitor, shop):
     page.get_by_label("Town or city").fill("Springfield")
     page.get_by_label("Postal code").fill("12345")
     page.get_by_label("Card number").fill("4000 0000 0000 0002")
-    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_label("Expiry (MM/YY)").fill(FUTURE_EXPIRY)
     page.get_by_label("Security code").fill("123")
     page.get_by_role("button", name=re.compile("Place order")).click()
     expect(page.locator("#form-errors")).to_contain_text("Your card was declined")
     shopper.check("checkout-declined", phone_too=False)
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_label("Expiry (MM/YY)").fill(FUTURE_EXPIRY)
     page.get_by_label("Security code").fill("123")
     page.get_by_role("button", name=re.compile("Place order")).click()
 

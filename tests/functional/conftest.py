@@ -3,7 +3,6 @@ database transaction per test, and small factories."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 
@@ -13,6 +12,7 @@ import webtest
 from sqlalchemy.orm import Session
 
 from bookstore_api.infra.db import make_session_factory
+from tests.helpers.clients import Client, register_and_login, unique_email
 
 LIVE_URL = os.environ.get("BOOKSTORE_TEST_URL")
 
@@ -60,7 +60,7 @@ def dbsession(api_app, db_connection) -> Iterator[Session]:
 
 @pytest.fixture
 def redis_clean(api_app, services):
-    from tests.conftest import delete_prefix
+    from tests.helpers.services import delete_prefix
 
     delete_prefix(services.redis_url, services.redis_prefix)
     yield api_app.registry["redis"]
@@ -75,50 +75,6 @@ def testapp(request) -> webtest.TestApp:
     request.getfixturevalue("redis_clean")
     app = request.getfixturevalue("api_app")
     return webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "127.0.0.10"})
-
-
-_counter = itertools.count(1)
-
-
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}@example.com"
-
-
-class Client:
-    """A thin, readable API client over WebTest for tests."""
-
-    def __init__(self, app: webtest.TestApp, token: str | None = None):
-        self.app = app
-        self.token = token
-
-    def _headers(self, headers: dict | None) -> dict:
-        merged = dict(headers or {})
-        if self.token:
-            merged.setdefault("Authorization", f"Bearer {self.token}")
-        return merged
-
-    def get(self, path: str, status: int | str = 200, headers: dict | None = None, params: dict | None = None, **kw):
-        query = {**(params or {}), **kw} or None
-        return self.app.get("/api/v1" + path, params=query, headers=self._headers(headers), status=status)
-
-    def post(self, path: str, body: object = None, status: int | str = 201, headers: dict | None = None):
-        return self.app.post_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
-
-    def patch(self, path: str, body: object, status: int | str = 200, headers: dict | None = None):
-        return self.app.patch_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
-
-    def put(self, path: str, body: object, status: int | str = 200, headers: dict | None = None):
-        return self.app.put_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
-
-    def delete(self, path: str, status: int | str = 204, headers: dict | None = None):
-        return self.app.delete("/api/v1" + path, headers=self._headers(headers), status=status)
-
-
-def register_and_login(app: webtest.TestApp, password: str = "correct horse battery", name: str = "Test Shopper"):
-    email = unique_email()
-    Client(app).post("/users", {"email": email, "password": password, "name": name})
-    token = Client(app).post("/auth/tokens", {"email": email, "password": password}).json["token"]
-    return Client(app, token), email
 
 
 @pytest.fixture
@@ -141,7 +97,7 @@ def staff(testapp, request) -> Client:
             pytest.skip("set BOOKSTORE_TEST_STAFF_EMAIL/PASSWORD to run staff tests against a live URL")
         token = Client(testapp).post("/auth/tokens", {"email": email, "password": password}).json["token"]
         return Client(testapp, token)
-    from tests.factories import make_user
+    from tests.helpers.factories import make_user
 
     dbsession = request.getfixturevalue("dbsession")
     api_app = request.getfixturevalue("api_app")

@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import create_database, delete_prefix, drop_database
+from tests.helpers.services import create_database, delete_prefix, drop_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_SCRIPT = REPO_ROOT / "scripts" / "stack.py"

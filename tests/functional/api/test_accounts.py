@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bookstore_api.accounts.models import AuthToken, User
-from tests.functional.conftest import Client, register_and_login, unique_email
+from tests.helpers.clients import Client, register_and_login, unique_email
 
 PASSWORD = "a long enough password"
 

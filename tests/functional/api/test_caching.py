@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event
 
 from bookstore_api.catalog.cache import CatalogCache
-from tests.factories import make_book
-from tests.functional.api.commerce_helpers import checkout_body, new_key
-from tests.functional.conftest import Client, register_and_login
+from tests.helpers.clients import Client, register_and_login
+from tests.helpers.commerce import checkout_body, new_key
+from tests.helpers.factories import make_book
 
 pytestmark = pytest.mark.needs_db
 

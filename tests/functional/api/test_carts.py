@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import update
 
 from bookstore_api.carts.models import Cart
-from tests.factories import make_book
-from tests.functional.conftest import Client, register_and_login
+from tests.helpers.clients import Client, register_and_login
+from tests.helpers.factories import make_book
 
 pytestmark = pytest.mark.needs_db
 

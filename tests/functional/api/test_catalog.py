@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bookstore_api.catalog.models import Book
-from tests.factories import make_book, make_genre, next_isbn
+from tests.helpers.factories import make_book, make_genre, next_isbn
 
 pytestmark = pytest.mark.needs_db
 

@@ -10,7 +10,7 @@ import pytest
 from bookstore_api.catalog.schemas import normalize_isbn
 from bookstore_api.cli import main as cli
 from bookstore_dev.cli import main as dev_cli
-from tests.conftest import create_database, drop_database
+from tests.helpers.services import create_database, drop_database
 
 pytestmark = [pytest.mark.needs_db, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ import pytest
 import webtest
 
 from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, free_port
-from tests.conftest import app_settings_for, create_database
-from tests.functional.conftest import Client, unique_email
+from tests.helpers.clients import Client, unique_email
+from tests.helpers.services import app_settings_for, create_database
 
 pytestmark = pytest.mark.needs_db
 

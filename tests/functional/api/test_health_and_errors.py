@@ -104,7 +104,7 @@ def test_production_configuration_serves_the_same_contract(migrated):
     import webtest
 
     from bookstore_api import main
-    from tests.conftest import app_settings_for
+    from tests.helpers.services import app_settings_for
 
     app = webtest.TestApp(
         main({}, **app_settings_for(migrated, **{"pyramid_openapi3.enable_response_validation": "false"}))

@@ -14,9 +14,9 @@ from bookstore_api.cli.migrate import upgrade
 from bookstore_api.infra.db import driver_url
 from bookstore_api.mail.services import LogTransport, Mailer, SMTPTransport
 from bookstore_dev.servers import free_port
-from tests.conftest import app_settings_for, create_database, drop_database
-from tests.functional.api.commerce_helpers import checkout_body, new_key
-from tests.functional.conftest import Client
+from tests.helpers.clients import Client
+from tests.helpers.commerce import checkout_body, new_key
+from tests.helpers.services import app_settings_for, create_database, drop_database
 
 pytestmark = [pytest.mark.needs_db, pytest.mark.slow]
 

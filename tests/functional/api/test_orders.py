@@ -8,9 +8,9 @@ from sqlalchemy import select
 from bookstore_api.catalog.models import Book
 from bookstore_api.inventory.models import StockMovement
 from bookstore_api.mail.models import OutboxMessage
-from tests.factories import make_book
-from tests.functional.api.commerce_helpers import DECLINED_CARD, checkout_body, new_key
-from tests.functional.conftest import Client, register_and_login
+from tests.helpers.clients import Client, register_and_login
+from tests.helpers.commerce import DECLINED_CARD, FUTURE_EXPIRY, PAST_EXPIRY, checkout_body, new_key
+from tests.helpers.factories import make_book
 
 pytestmark = pytest.mark.needs_db
 
@@ -95,11 +95,11 @@ def test_declined_payment_is_402_and_takes_no_stock(customer, shelf, dbsession):
 @pytest.mark.parametrize(
     ("card", "field"),
     [
-        ({"card_number": "4242424242424241", "expiry": "12/34", "cvc": "123"}, "payment.card_number"),  # Luhn
-        ({"card_number": "abcd", "expiry": "12/34", "cvc": "123"}, "payment.card_number"),
-        ({"card_number": "4242424242424242", "expiry": "01/20", "cvc": "123"}, "payment.expiry"),
+        ({"card_number": "4242424242424241", "expiry": FUTURE_EXPIRY, "cvc": "123"}, "payment.card_number"),  # Luhn
+        ({"card_number": "abcd", "expiry": FUTURE_EXPIRY, "cvc": "123"}, "payment.card_number"),
+        ({"card_number": "4242424242424242", "expiry": PAST_EXPIRY, "cvc": "123"}, "payment.expiry"),
         ({"card_number": "4242424242424242", "expiry": "13/30", "cvc": "123"}, "payment.expiry"),
-        ({"card_number": "4242424242424242", "expiry": "12/34", "cvc": "12"}, "payment.cvc"),
+        ({"card_number": "4242424242424242", "expiry": FUTURE_EXPIRY, "cvc": "12"}, "payment.cvc"),
     ],
 )
 def test_bad_cards_are_400(customer, shelf, card, field):

@@ -16,8 +16,8 @@ import pytest
 import waitress
 
 from bookstore_api.cli.migrate import upgrade
-from tests.conftest import app_settings_for, create_database, drop_database
-from tests.functional.api.commerce_helpers import checkout_body
+from tests.helpers.commerce import checkout_body
+from tests.helpers.services import app_settings_for, create_database, drop_database
 
 pytestmark = [pytest.mark.needs_db, pytest.mark.slow]
 PASSWORD = "race password 123"

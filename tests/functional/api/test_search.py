@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bookstore_api.catalog import services
 from bookstore_api.catalog.models import SEARCH_BUCKET_SIZE
-from tests.factories import make_book, make_genre, next_isbn
+from tests.helpers.factories import make_book, make_genre, next_isbn
 
 pytestmark = pytest.mark.needs_db
 

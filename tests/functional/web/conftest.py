@@ -11,8 +11,9 @@ import httpx
 import pytest
 import webtest
 
-from tests.factories import make_book, make_user
-from tests.functional.conftest import unique_email
+from tests.helpers.clients import unique_email
+from tests.helpers.commerce import FUTURE_EXPIRY
+from tests.helpers.factories import make_book, make_user
 
 PASSWORD = "a long enough password"
 APPROVED_CARD = "4242 4242 4242 4242"
@@ -107,7 +108,7 @@ def checkout(web: webtest.TestApp, card: str = APPROVED_CARD, **overrides: str):
         "postal_code": "12345",
         "country": "US",
         "card_number": card,
-        "expiry": "12/30",
+        "expiry": FUTURE_EXPIRY,
         "cvc": "123",
     }
     values.update(overrides)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.conftest import delete_prefix
-from tests.functional.conftest import unique_email
+from tests.helpers.clients import unique_email
+from tests.helpers.services import delete_prefix
 
 from .conftest import PASSWORD, csrf_token, log_in, register
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bookstore_api.orders.models import Order
-from tests.factories import make_book
+from tests.helpers.factories import make_book
 
 from .conftest import DECLINED_CARD, add_to_cart, checkout, csrf_token, htmx, log_in, register
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import make_book
+from tests.helpers.factories import make_book
 
 from .conftest import htmx
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from bookstore_web.pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT
-from tests.factories import make_book
+from tests.helpers.factories import make_book
 
 from .conftest import add_to_cart, checkout, csrf_token, register
 

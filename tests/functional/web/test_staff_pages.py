@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import make_book, next_isbn
+from tests.helpers.factories import make_book, next_isbn
 
 from .conftest import add_to_cart, checkout, csrf_token, register, staff_member
 

@@ -1,0 +1,51 @@
+"""A readable API client over WebTest, and fresh accounts for tests."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import webtest
+
+_counter = itertools.count(1)
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}@example.com"
+
+
+class Client:
+    """A thin, readable API client over WebTest for tests."""
+
+    def __init__(self, app: webtest.TestApp, token: str | None = None):
+        self.app = app
+        self.token = token
+
+    def _headers(self, headers: dict | None) -> dict:
+        merged = dict(headers or {})
+        if self.token:
+            merged.setdefault("Authorization", f"Bearer {self.token}")
+        return merged
+
+    def get(self, path: str, status: int | str = 200, headers: dict | None = None, params: dict | None = None, **kw):
+        query = {**(params or {}), **kw} or None
+        return self.app.get("/api/v1" + path, params=query, headers=self._headers(headers), status=status)
+
+    def post(self, path: str, body: object = None, status: int | str = 201, headers: dict | None = None):
+        return self.app.post_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
+
+    def patch(self, path: str, body: object, status: int | str = 200, headers: dict | None = None):
+        return self.app.patch_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
+
+    def put(self, path: str, body: object, status: int | str = 200, headers: dict | None = None):
+        return self.app.put_json("/api/v1" + path, body, headers=self._headers(headers), status=status)
+
+    def delete(self, path: str, status: int | str = 204, headers: dict | None = None):
+        return self.app.delete("/api/v1" + path, headers=self._headers(headers), status=status)
+
+
+def register_and_login(app: webtest.TestApp, password: str = "correct horse battery", name: str = "Test Shopper"):
+    email = unique_email()
+    Client(app).post("/users", {"email": email, "password": password, "name": name})
+    token = Client(app).post("/auth/tokens", {"email": email, "password": password}).json["token"]
+    return Client(app, token), email
