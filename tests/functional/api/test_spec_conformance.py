@@ -93,7 +93,7 @@ def run_conformance(app, token: str, examples: int = EXAMPLES) -> dict[tuple[str
                 for failure in _failures(case, response):
                     if not _allowed(failure, response):
                         example = f"{case.method} {case.formatted_path} -> {response.status_code}: {failure.title}"
-                        findings.setdefault((operation.label, failure.title), example)
+                        findings.setdefault((case.operation.label, failure.title), example)
 
             try:
                 exercise()
