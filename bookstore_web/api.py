@@ -94,11 +94,7 @@ class ApiClient:
     ) -> httpx.Response:
         """Send one request (retrying idempotent ones); raise ApiError / ApiUnavailable."""
         method = method.upper()
-        sent_headers: dict[str, str] = dict(headers or {})
-        if token:
-            sent_headers["Authorization"] = f"Bearer {token}"
-        if request_id:
-            sent_headers["X-Request-ID"] = request_id
+        sent_headers = _headers(headers, token, request_id)
         clean_params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         retryable = method in IDEMPOTENT_METHODS or "Idempotency-Key" in sent_headers
         attempts = 1 + (self.retries if retryable else 0)
@@ -122,6 +118,15 @@ class ApiClient:
                 raise _error_from(response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _headers(headers: Mapping[str, str] | None, token: str | None, request_id: str | None) -> dict[str, str]:
+    sent: dict[str, str] = dict(headers or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    if request_id:
+        sent["X-Request-ID"] = request_id
+    return sent
 
 
 def _error_from(response: httpx.Response) -> ApiError:

@@ -9,6 +9,7 @@ finds the book.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,8 @@ MODERATE_MATCHES = 3_000
 #: totals are exact up to this many matches, then reported as this number with total_capped;
 #: narrower searches are ranked by relevance, broader ones list the best sellers first
 COUNT_CAP = 1_000
+#: an ``author`` filter that is an author id (a bigint) rather than a name
+_AUTHOR_ID = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass
@@ -234,7 +237,7 @@ class CatalogService:
         if query.author:
             author_filter = (
                 BookAuthor.author_id == int(query.author)
-                if query.author.isdigit()
+                if _AUTHOR_ID.fullmatch(query.author)
                 else BookAuthor.author_id.in_(
                     select(Author.id).where(func.lower(Author.name) == query.author.strip().lower())
                 )

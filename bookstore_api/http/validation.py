@@ -11,6 +11,8 @@ fast check fails). Views marked ``openapi=True`` get ``request.validated``.
 from __future__ import annotations
 
 import copy
+import functools
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -82,14 +84,16 @@ class Operation:
 
     def validate(self, request: Request) -> SimpleNamespace:
         fields: dict[str, str] = {}
+        values = self._parameters(request, fields)
+        body = self._body(request, fields)
+        if fields:
+            raise APIError(400, "invalid_input", "The request is not valid.", {"fields": fields})
+        return SimpleNamespace(path=values["path"], query=values["query"], headers=values["header"], body=body)
+
+    def _parameters(self, request: Request, fields: dict[str, str]) -> dict[str, dict[str, Any]]:
         values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}}
         for parameter in self.parameters:
-            if parameter.location == "path":
-                raw = request.matchdict.get(parameter.name, _MISSING) if request.matchdict else _MISSING
-            elif parameter.location == "query":
-                raw = request.GET.get(parameter.name, _MISSING)
-            else:
-                raw = request.headers.get(parameter.name, _MISSING)
+            raw = _raw_parameter(request, parameter)
             if raw is _MISSING:
                 if parameter.required:
                     fields[parameter.name] = "This is required."
@@ -99,52 +103,124 @@ class Operation:
             try:
                 value = parameter.coerce(raw)
                 parameter.check(value)
-            except (ValueError, fastjsonschema.JsonSchemaException) as exc:
-                fields[parameter.name] = _message(exc)
+            except fastjsonschema.JsonSchemaException:  # a ValueError too: caught first
+                fields[parameter.name] = next(iter(schema_errors(parameter.schema, value).values()))
+                continue
+            except ValueError as exc:
+                fields[parameter.name] = str(exc)
                 continue
             values[parameter.location][parameter.name] = value
+        return values
+
+    def _body(self, request: Request, fields: dict[str, str]) -> Any:
         body = request.environ.get("bookstore.json", _MISSING)
+        if body is _MISSING:
+            if self.body_schema is not None and self.body_required:
+                fields["body"] = "A JSON body is required."
+            return None
         if self.body_schema is not None:
-            if body is _MISSING:
-                if self.body_required:
-                    fields["body"] = "A JSON body is required."
-                body = None
-            else:
-                try:
-                    self.body_check(body)
-                except fastjsonschema.JsonSchemaException:
-                    fields.update(_all_body_errors(self.body_schema, body))
-        elif body is _MISSING:
-            body = None
-        if fields:
-            raise APIError(400, "invalid_input", "The request is not valid.", {"fields": fields})
-        return SimpleNamespace(path=values["path"], query=values["query"], headers=values["header"], body=body)
+            try:
+                self.body_check(body)
+            except fastjsonschema.JsonSchemaException:
+                fields.update(schema_errors(self.body_schema, body))
+        return body
 
 
-def _message(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return text.replace("data ", "value ", 1)[:300]
+def _raw_parameter(request: Request, parameter: Parameter) -> Any:
+    if parameter.location == "path":
+        return request.matchdict.get(parameter.name, _MISSING) if request.matchdict else _MISSING
+    if parameter.location == "query":
+        return request.GET.get(parameter.name, _MISSING)
+    return request.headers.get(parameter.name, _MISSING)
 
 
-def _all_body_errors(schema: dict, body: Any) -> dict[str, str]:
-    """Every violation, named by field path (slow path: only for invalid input)."""
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@functools.cache
+def _strict(pattern: str) -> re.Pattern:
+    return re.compile(_DOLLAR.sub(r"\\Z", pattern))
+
+
+def _pattern(validator, pattern: str, instance: Any, schema: dict):
+    """``pattern`` as JSON Schema (and fastjsonschema) reads it: ``$`` ends the string, never a final newline."""
+    if isinstance(instance, str) and not _strict(pattern).search(instance):
+        yield jsonschema.ValidationError(f"does not match {pattern!r}")
+
+
+_VALIDATOR = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _pattern})
+_FORMATS = jsonschema.Draft7Validator.FORMAT_CHECKER
+
+
+def schema_errors(schema: dict, value: Any) -> dict[str, str]:
+    """Every violation of ``schema`` by ``value``, by field path (the slow path: only for invalid input).
+
+    Messages say what the schema asks for and never repeat the value (it may be a password).
+    """
     errors: dict[str, str] = {}
-    validator = jsonschema.Draft7Validator(schema)
-    for error in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
-        path = ".".join(str(part) for part in error.absolute_path)
-        if error.validator == "required":
-            for name in error.validator_value:
-                if not isinstance(error.instance, dict) or name not in error.instance:
-                    errors.setdefault(f"{path}.{name}" if path else name, "This is required.")
-            continue
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            for name in error.instance:
-                if name not in allowed:
-                    errors.setdefault(f"{path}.{name}" if path else name, "Not an accepted field.")
-            continue
-        errors.setdefault(path or "body", error.message[:300])
+    validator = _VALIDATOR(schema, format_checker=_FORMATS)
+    for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+        for path, message in _named(error):
+            errors.setdefault(path, message)
     return errors or {"body": "The request body is not valid."}
+
+
+def _field(error: jsonschema.ValidationError, name: str | None = None) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    if name is not None:
+        parts.append(name)
+    return ".".join(parts) or "body"
+
+
+def _named(error: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """(field, message) pairs for one violation."""
+    instance = error.instance
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if not isinstance(instance, dict) or name not in instance]
+        return [(_field(error, name), "This is required.") for name in missing]
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        return [(_field(error, name), "Not an accepted field.") for name in instance if name not in allowed]
+    if error.validator in ("oneOf", "anyOf"):
+        return _alternatives(error)
+    return [(_field(error), describe(error))]
+
+
+def _alternatives(error: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    choices = error.validator_value
+    if all(set(choice) == {"required"} for choice in choices):
+        names = [name for choice in choices for name in choice["required"]]
+        return [(_field(error, names[0]), f"Send exactly one of: {', '.join(names)}.")]
+    # The alternative that failed on something other than its distinguishing value says most.
+    telling = [sub for sub in error.context or [] if not (sub.validator == "enum" and len(sub.validator_value) == 1)]
+    best = jsonschema.exceptions.best_match(telling or error.context or [])
+    if best is None:
+        return [(_field(error), "Not an accepted combination of values.")]
+    return _named(best)
+
+
+_DESCRIPTIONS = {
+    "type": lambda v: f"Must be of type {' or '.join(v) if isinstance(v, list) else v}.",
+    "minLength": lambda v: f"Use at least {v} characters.",
+    "maxLength": lambda v: f"Use at most {v} characters.",
+    "minimum": lambda v: f"Must be at least {v}.",
+    "maximum": lambda v: f"Must be at most {v}.",
+    "minItems": lambda v: f"List at least {v} items.",
+    "maxItems": lambda v: f"List at most {v} items.",
+    "minProperties": lambda v: f"Send at least {v} field(s).",
+    "enum": lambda v: "Use one of: " + ", ".join(str(item) for item in v) + ".",
+    "format": lambda v: f"Not a valid {v}.",
+    "not": lambda v: "This value is not accepted.",
+}
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    """What the schema asks for, in words; a pattern is explained by the field's description."""
+    if error.validator == "pattern":
+        hint = error.schema.get("description")
+        return f"Not in the accepted form ({hint})."[:300] if hint else "Not in the accepted form."
+    explain = _DESCRIPTIONS.get(str(error.validator))
+    return explain(error.validator_value)[:300] if explain else "Not valid."
 
 
 def compile_operations(spec_path: str) -> dict[tuple[str, str], Operation]:

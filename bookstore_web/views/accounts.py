@@ -13,12 +13,13 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from bookstore_core.accounts import password_problem
+
 from ..api import ApiError
 from ..auth import log_in, log_out
 from . import safe_next, see_other
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
 
 
 def _form(request: Request, *names: str) -> dict[str, str]:
@@ -74,11 +75,7 @@ def register_form(request: Request) -> Any:
     return {"form": {}, "errors": {}, "next": safe_next(request.GET.get("next"), "")}
 
 
-@view_config(route_name="register", renderer="accounts/register.html", request_method="POST")
-def register_submit(request: Request) -> Any:
-    form = _form(request, "name", "email")
-    password = request.POST.get("password") or ""
-    next_url = safe_next(request.POST.get("next"), "")
+def _registration_errors(form: dict[str, str], password: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form["name"]:
         errors["name"] = "Enter your name."
@@ -86,10 +83,18 @@ def register_submit(request: Request) -> Any:
         errors["name"] = "Use at most 200 characters."
     if not EMAIL.match(form["email"]) or len(form["email"]) > 254:
         errors["email"] = "Enter an email address like name@example.com."
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = f"Use at least {MIN_PASSWORD} characters."
-    elif len(password) > 1024:
-        errors["password"] = "Use at most 1024 characters."  # noqa: S105 - a message, not a password
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = problem
+    return errors
+
+
+@view_config(route_name="register", renderer="accounts/register.html", request_method="POST")
+def register_submit(request: Request) -> Any:
+    form = _form(request, "name", "email")
+    password = request.POST.get("password") or ""
+    next_url = safe_next(request.POST.get("next"), "")
+    errors = _registration_errors(form, password)
     if not errors:
         try:
             request.api.post("/users", {"email": form["email"], "password": password, "name": form["name"]}, token=None)

@@ -190,12 +190,7 @@ def cart_update(request: Request) -> Response:
         return see_other(request, request.route_path("cart"))
     remove = request.POST.get("action") == "remove"
     quantity = 0 if remove else _quantity(request.POST.get("quantity"), minimum=0)
-    error = None
-    line = next((line for line in cart["lines"] if line["book_id"] == book_id), None)
-    available = line["available"] if line else None
-    if line and quantity and isinstance(available, int) and quantity > available:
-        error = f"Only {max(available, 0)} copies of “{line['title']}” are available."
-        quantity = available if available > 0 else line["quantity"]
+    quantity, error = _within_stock(cart, book_id, quantity)
     try:
         cart = _set_quantity(request, cart, book_id, quantity)
     except ApiError as exc:
@@ -212,6 +207,16 @@ def cart_update(request: Request) -> Response:
     else:
         request.session.flash("Your cart is updated.", "success")
     return see_other(request, request.route_path("cart"))
+
+
+def _within_stock(cart: dict, book_id: int, quantity: int) -> tuple[int, str | None]:
+    """The quantity to set (no more than is available) and, when it had to be lowered, why."""
+    line = next((line for line in cart["lines"] if line["book_id"] == book_id), None)
+    available = line["available"] if line else None
+    if line and quantity and isinstance(available, int) and quantity > available:
+        error = f"Only {max(available, 0)} copies of “{line['title']}” are available."
+        return (available if available > 0 else line["quantity"]), error
+    return quantity, None
 
 
 def includeme(config) -> None:

@@ -180,37 +180,46 @@ def _stock_context(request: Request, book_id: int, form: dict[str, str], errors:
     }
 
 
-@staff_view(route_name="staff_book_stock", renderer="staff/stock.html", request_method="POST")
-def book_stock_adjust(request: Request) -> Any:
-    book_id = path_id(request, "book_id")
-    form = {name: (request.POST.get(name) or "").strip() for name in ("delta", "reason", "note")}
+def _stock_form_errors(form: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    status = 400
     if not re.fullmatch(r"[+-]?\d{1,6}", form["delta"]) or int(form["delta"]) == 0:
         errors["delta"] = "Enter how many copies to add (like 10) or remove (like -2)."
     if form["reason"] not in {value for value, _ in STOCK_REASONS}:
         errors["reason"] = "Choose a reason."
     if len(form["note"]) > 500:
         errors["note"] = "Use at most 500 characters."
-    if not errors:
-        movement = {"delta": int(form["delta"]), "reason": form["reason"], "note": form["note"] or None}
-        try:
-            request.api.post(f"/books/{book_id}/stock-movements", movement)
-        except ApiError as exc:
-            if exc.status == 409:
-                status = 409
-                errors["delta"] = "There are not that many copies in stock to remove."
-            elif exc.status == 400:
-                errors.update(
-                    {k: v for k, v in exc.fields.items() if k in ("delta", "reason", "note")} or {"form": exc.message}
-                )
-            else:
-                raise
-        else:
-            delta = int(form["delta"])
-            verb = "Added" if delta > 0 else "Removed"
-            request.session.flash(f"{verb} {abs(delta)} cop{'y' if abs(delta) == 1 else 'ies'}.", "success")
-            return see_other(request, request.route_path("staff_book_stock", book_id=book_id))
+    return errors
+
+
+def _record_movement(request: Request, book_id: int, form: dict[str, str], errors: dict[str, str]) -> int | None:
+    """Send the movement; None when recorded, else the status to answer with (``errors`` filled in)."""
+    movement = {"delta": int(form["delta"]), "reason": form["reason"], "note": form["note"] or None}
+    try:
+        request.api.post(f"/books/{book_id}/stock-movements", movement)
+    except ApiError as exc:
+        if exc.status == 409:
+            errors["delta"] = "There are not that many copies in stock to remove."
+            return 409
+        if exc.status != 400:
+            raise
+        errors.update(
+            {k: v for k, v in exc.fields.items() if k in ("delta", "reason", "note")} or {"form": exc.message}
+        )
+        return 400
+    return None
+
+
+@staff_view(route_name="staff_book_stock", renderer="staff/stock.html", request_method="POST")
+def book_stock_adjust(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    form = {name: (request.POST.get(name) or "").strip() for name in ("delta", "reason", "note")}
+    errors = _stock_form_errors(form)
+    status = 400 if errors else _record_movement(request, book_id, form, errors)
+    if status is None:
+        delta = int(form["delta"])
+        verb = "Added" if delta > 0 else "Removed"
+        request.session.flash(f"{verb} {abs(delta)} cop{'y' if abs(delta) == 1 else 'ies'}.", "success")
+        return see_other(request, request.route_path("staff_book_stock", book_id=book_id))
     request.response.status = status
     return _stock_context(request, book_id, form, errors)
 

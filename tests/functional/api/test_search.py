@@ -269,3 +269,9 @@ def test_matches_are_counted_and_ranked_across_id_buckets(anon, dbsession, monke
     # Above the cap the best sellers come first, whichever buckets they are in.
     assert {item["title"] for item in broad["items"]} == {f"Quasar Almanac {n}" for n in (3, 2, 1)}
     assert anon.get("/books", genre="science", sort="bestselling").json["total_capped"] is True
+
+
+def test_a_minimum_price_above_the_maximum_is_a_400(anon):
+    response = anon.get("/books", status=400, min_price="20", max_price="10")
+    assert response.json["error"]["code"] == "invalid_input"
+    assert "min_price" in response.json["error"]["details"]["fields"]
