@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.factories import make_user
+from tests.helpers.factories import make_user
 
 from ..conftest import Client, unique_email
 
