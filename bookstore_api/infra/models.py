@@ -28,16 +28,3 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
-
-
-def import_all_models() -> type[Base]:
-    """Import every domain's models so ``Base.metadata`` is complete."""
-    from ..accounts import models as _accounts  # noqa: F401
-    from ..carts import models as _carts  # noqa: F401
-    from ..catalog import models as _catalog  # noqa: F401
-    from ..inventory import models as _inventory  # noqa: F401
-    from ..mail import models as _mail  # noqa: F401
-    from ..orders import models as _orders  # noqa: F401
-    from ..reviews import models as _reviews  # noqa: F401
-
-    return Base

@@ -6,14 +6,22 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+# every domain's models, so Base.metadata is complete
+from bookstore_api.accounts import models as _accounts  # noqa: F401
+from bookstore_api.carts import models as _carts  # noqa: F401
+from bookstore_api.catalog import models as _catalog  # noqa: F401
 from bookstore_api.infra.db import driver_url
-from bookstore_api.infra.models import import_all_models
+from bookstore_api.infra.models import Base
+from bookstore_api.inventory import models as _inventory  # noqa: F401
+from bookstore_api.mail import models as _mail  # noqa: F401
+from bookstore_api.orders import models as _orders  # noqa: F401
+from bookstore_api.reviews import models as _reviews  # noqa: F401
 
 #: an arbitrary constant shared by every process that migrates this schema
 MIGRATION_LOCK_ID = 0x626F6F6B  # "book"
 
 config = context.config
-target_metadata = import_all_models().metadata
+target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
