@@ -104,8 +104,8 @@ def includeme(config: Configurator) -> None:
     )
 
 
+#: display labels only: what may be done with an order comes from the API's ``actions``
 STATUS_LABELS = {
-    "pending": "Pending",
     "paid": "Paid — being prepared",
     "shipped": "Shipped",
     "delivered": "Delivered",

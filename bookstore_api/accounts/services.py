@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from bookstore_core.redisstore import RedisStore
 
-from ..http.errors import APIError
-from ..http.security import Identity
+from ..exceptions import Conflict
+from .identity import Identity
 from .models import ROLES, AuthToken, User
 
 HASHES_AT_ONCE = 2
@@ -91,16 +91,14 @@ class UserService:
             raise ValueError(f"unknown role {role!r}")
         email = email.strip().lower()
         if self.by_email(email) is not None:
-            raise APIError(
-                409, "email_taken", "An account with this email already exists.", {"fields": {"email": "taken"}}
-            )
+            raise Conflict("email_taken", "An account with this email already exists.", {"fields": {"email": "taken"}})
         user = User(email=email, name=name.strip(), role=role, password_hash=self.passwords.hash(password))
         try:
             with self.db.begin_nested():
                 self.db.add(user)
                 self.db.flush()
         except IntegrityError as exc:
-            raise APIError(409, "email_taken", "An account with this email already exists.") from exc
+            raise Conflict("email_taken", "An account with this email already exists.") from exc
         return user
 
     def check_credentials(self, email: str, password: str) -> User | None:

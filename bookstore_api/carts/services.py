@@ -16,9 +16,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from ..accounts.identity import Identity
 from ..catalog.models import Book
-from ..http.errors import not_found
-from ..http.security import Identity
+from ..exceptions import Conflict, NotFound
 from .models import Cart, CartItem
 
 CART_IDLE_DAYS = 30
@@ -54,13 +54,13 @@ class CartService:
             statement = statement.with_for_update()
         cart = self.db.scalar(statement)
         if cart is None:
-            raise not_found("cart")
+            raise NotFound("cart")
         if cart.user_id is not None and (identity is None or identity.user_id != cart.user_id):
-            raise not_found("cart")
+            raise NotFound("cart")
         if cart.updated_at < cart_expiry_cutoff():
             self.db.delete(cart)
             self.db.flush()
-            raise not_found("cart")
+            raise NotFound("cart")
         return cart
 
     def _touch(self, cart: Cart) -> None:
@@ -69,11 +69,9 @@ class CartService:
     def set_item(self, cart: Cart, book_id: int, quantity: int) -> Cart:
         book = self.db.get(Book, book_id)
         if book is None or book.archived_at is not None:
-            raise not_found("book")
+            raise NotFound("book")
         if len(cart.items) >= MAX_LINES and all(item.book_id != book_id for item in cart.items):
-            from ..http.errors import conflict
-
-            raise conflict("cart_full", f"A cart holds at most {MAX_LINES} different books.")
+            raise Conflict("cart_full", f"A cart holds at most {MAX_LINES} different books.")
         self.db.execute(
             insert(CartItem)
             .values(cart_id=cart.id, book_id=book_id, quantity=quantity)
@@ -103,7 +101,7 @@ class CartService:
             return target
         source = self.db.scalar(select(Cart).where(Cart.id == from_cart_id).with_for_update())
         if source is None or source.user_id is not None:
-            raise not_found("cart to merge")
+            raise NotFound("cart to merge")
         for item in source.items:
             self.db.execute(
                 insert(CartItem)

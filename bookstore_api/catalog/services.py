@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..http.errors import conflict, invalid, not_found
+from ..exceptions import Conflict, InvalidInput, NotFound
 from .cache import CatalogCache
 from .models import SEARCH_BUCKET_SIZE, Author, Book, BookAuthor, Genre, book_genres
 
@@ -110,13 +110,13 @@ class CatalogService:
     def get_book(self, book_id: int, *, include_archived: bool = False) -> Book:
         book = self.db.get(Book, book_id)
         if book is None or (book.archived_at is not None and not include_archived):
-            raise not_found("book")
+            raise NotFound("book")
         return book
 
     def get_book_by_isbn(self, isbn: str, *, include_archived: bool = False) -> Book:
         book = self.db.scalar(select(Book).where(Book.isbn == isbn))
         if book is None or (book.archived_at is not None and not include_archived):
-            raise not_found("book")
+            raise NotFound("book")
         return book
 
     def search_books(self, query: BookQuery) -> Page:
@@ -317,7 +317,7 @@ class CatalogService:
     def get_author(self, author_id: int) -> tuple[Author, int]:
         author = self.db.get(Author, author_id)
         if author is None:
-            raise not_found("author")
+            raise NotFound("author")
         count = self.db.scalar(
             select(func.count())
             .select_from(BookAuthor)
@@ -365,7 +365,9 @@ class CatalogService:
         found = {g.slug: g for g in self.db.scalars(select(Genre).where(Genre.slug.in_(slugs)))}
         unknown = [slug for slug in slugs if slug not in found]
         if unknown:
-            raise invalid("Unknown genre.", {"genres": f"Unknown genre slug(s): {', '.join(sorted(unknown))[:200]}"})
+            raise InvalidInput(
+                "Unknown genre.", {"genres": f"Unknown genre slug(s): {', '.join(sorted(unknown))[:200]}"}
+            )
         return [found[slug] for slug in slugs]
 
     def _set_authors(self, book: Book, names: list[str]) -> None:
@@ -374,7 +376,7 @@ class CatalogService:
 
     def create_book(self, values: dict[str, Any]) -> Book:
         if self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
-            raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
+            raise Conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
         genres = self._genres_by_slug(values.pop("genres", []))
         names = values.pop("authors")
         book = Book(currency=self.currency, stock_quantity=0, **values)
@@ -390,7 +392,7 @@ class CatalogService:
         book = self.get_book(book_id, include_archived=True)
         isbn_changed = "isbn" in values and values["isbn"] != book.isbn
         if isbn_changed and self.db.scalar(select(Book.id).where(Book.isbn == values["isbn"])) is not None:
-            raise conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
+            raise Conflict("isbn_exists", "A book with this ISBN already exists.", {"fields": {"isbn": "exists"}})
         if "genres" in values:
             book.genres = self._genres_by_slug(values.pop("genres"))
         if "authors" in values:
@@ -408,7 +410,7 @@ class CatalogService:
             with self.db.begin_nested():
                 self.db.flush()
         except IntegrityError as exc:
-            raise conflict("isbn_exists", "A book with this ISBN already exists.") from exc
+            raise Conflict("isbn_exists", "A book with this ISBN already exists.") from exc
 
     def delete_book(self, book_id: int) -> str:
         """Delete a book nobody ever ordered; archive (hide) one that was ordered."""

@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from ..http.errors import invalid, not_found
 from ..http.helpers import cacheable_json, paging
 from ..http.renderers import dumps
+from ..reviews.services import ReviewService
 from .cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
 from .schemas import author_out, book_out, genre_out, normalize_isbn, parse_book_fields, parse_price
 from .services import BookQuery, CatalogService
@@ -90,7 +91,18 @@ def get_book(request: Request):
     )
     if body is None:
         raise not_found("book")
+    if request.identity is not None:
+        body = _with_can_review(request, book_id, body)
     return cacheable_json(request, body, max_age=0)
+
+
+def _with_can_review(request: Request, book_id: int, body: bytes) -> bytes:
+    """A customer's copy of the shared book JSON, with whether they may review the book now.
+
+    Per caller, so never part of the cached entry (which anonymous readers share).
+    """
+    allowed = request.find_service(ReviewService).can_review(request.identity.user_id, book_id)
+    return body[: body.rindex(b"}")] + (b',"can_review":true}' if allowed else b',"can_review":false}')
 
 
 @view_config(route_name="api.book.isbn", request_method="GET", renderer="json", openapi=True)

@@ -17,6 +17,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ..exceptions import Conflict, DomainError, Forbidden, InvalidInput, NotFound, PaymentDeclined
 from .renderers import json_response
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,28 @@ def error_response(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+#: The status of each kind of domain error (the most specific class listed wins).
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 400,
+    PaymentDeclined: 402,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_STATUS:
+            return DOMAIN_STATUS[kind]
+    return 500
+
+
+def domain_error_view(exc: DomainError, request: Request) -> Response:
+    """Every refusal the services raise, as its status and error body."""
+    return error_response(request, domain_status(exc), exc.code, exc.message, exc.details)
 
 
 def api_error_view(exc: APIError, request: Request) -> Response:
@@ -146,6 +169,7 @@ def internal_error_view(exc: Exception, request: Request) -> Response:
 
 
 def includeme(config: Configurator) -> None:
+    config.add_exception_view(domain_error_view, context=DomainError)
     config.add_exception_view(api_error_view, context=APIError)
     config.add_notfound_view(not_found_view)
     config.add_forbidden_view(forbidden_view)

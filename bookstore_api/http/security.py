@@ -8,26 +8,14 @@ signed-in user), ``staff`` (staff or admin) and ``admin``.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 
-from bookstore_core.accounts import grants, is_staff_role
+from bookstore_core.accounts import grants
 
-
-@dataclass(frozen=True)
-class Identity:
-    user_id: int
-    email: str
-    name: str
-    role: str
-    token_hash: bytes
-
-    @property
-    def is_staff(self) -> bool:
-        return is_staff_role(self.role)
+from ..accounts.identity import Identity
 
 
 def client_address(request: Request) -> str:

@@ -1,15 +1,50 @@
-"""Stock changes, always through the ledger, never below zero."""
+"""Every change of a book's stock: always through the ledger, never below zero.
+
+Checkout takes stock with a conditional ``UPDATE ... WHERE stock_quantity >= :n``
+per book, always in ascending book id order, so concurrent checkouts wait for each
+other instead of deadlocking and can never take more than there is; each
+statement also writes its ledger row. A cancelled order's stock comes back the
+same way (ascending ids, a ledger row per book), and staff restock and adjust
+through :meth:`InventoryService.change_stock`. Each change bumps the book's
+cache version once the transaction commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from pyramid.config import Configurator
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
-from ..http.errors import conflict, invalid, not_found
+from ..exceptions import InsufficientStock, InvalidInput, NotFound, OutOfStock
 from .models import StockMovement
+
+#: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
+TAKE_STOCK = text(
+    """
+    WITH taken AS (
+        UPDATE books
+        SET stock_quantity = stock_quantity - :quantity, sales_count = sales_count + :quantity
+        WHERE id = :book_id AND stock_quantity >= :quantity AND archived_at IS NULL
+        RETURNING id, stock_quantity
+    )
+    INSERT INTO stock_movements (book_id, delta, reason, resulting_quantity, order_id, actor_user_id)
+    SELECT id, -:quantity, 'order', stock_quantity, :order_id, :actor FROM taken
+    RETURNING id
+    """
+)
+
+
+def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> list[dict]:
+    """The ``(book_id, quantity)`` items that ``stock`` (book id -> copies) cannot fill."""
+    return [
+        {"book_id": book_id, "requested": quantity, "available": stock.get(book_id, 0)}
+        for book_id, quantity in items
+        if stock.get(book_id, 0) < quantity
+    ]
 
 
 class InventoryService:
@@ -37,15 +72,52 @@ class InventoryService:
         if row is None:
             current = self.db.scalar(select(Book.stock_quantity).where(Book.id == book_id))
             if current is None:
-                raise not_found("book")
-            raise conflict(
-                "insufficient_stock",
-                "Stock cannot go below zero.",
-                {"book_id": book_id, "stock_quantity": current, "delta": delta},
-            )
+                raise NotFound("book")
+            raise InsufficientStock(book_id, current, delta)
         return self.record(
             book_id, delta, reason, row.stock_quantity, note=note, actor_user_id=actor_user_id, order_id=order_id
         )
+
+    def take_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
+        """Take the ``(book_id, quantity)`` items for a new order, or raise :class:`OutOfStock` (409).
+
+        One statement per book takes the copies and writes the ledger row, in
+        ascending book id order (no deadlocks between concurrent checkouts). Run
+        it last in the checkout transaction: the book rows stay locked until commit.
+        """
+        for book_id, quantity in sorted(items):
+            taken = self.db.execute(
+                TAKE_STOCK, {"book_id": book_id, "quantity": quantity, "order_id": order_id, "actor": actor_user_id}
+            ).first()
+            if taken is None:
+                raise OutOfStock(
+                    "Some books sold out while you were checking out.",
+                    self.current_shortages(items) or [{"book_id": book_id}],
+                )
+        self.stock_changed([book_id for book_id, _ in items])
+
+    def return_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
+        """Put a cancelled order's ``(book_id, quantity)`` items back in stock, with their ledger rows."""
+        for book_id, quantity in sorted(items):
+            resulting = self.db.execute(
+                update(Book)
+                .where(Book.id == book_id)
+                .values(
+                    stock_quantity=Book.stock_quantity + quantity,
+                    sales_count=func.greatest(Book.sales_count - quantity, 0),
+                )
+                .returning(Book.stock_quantity)
+            ).scalar_one()
+            self.record(book_id, quantity, "cancel", resulting, order_id=order_id, actor_user_id=actor_user_id)
+
+    def current_shortages(self, items: list[tuple[int, int]]) -> list[dict]:
+        """The items that the live (unarchived) stock cannot fill right now."""
+        stock = self.db.execute(
+            select(Book.id, Book.stock_quantity).where(
+                Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
+            )
+        ).all()
+        return shortages(items, dict(stock))
 
     def record(
         self,
@@ -88,14 +160,14 @@ class InventoryService:
         elif reason == "restock" and delta < 0:
             fields["delta"] = "A restock adds stock; use an adjustment to remove it."
         if fields:
-            raise invalid("The stock movement is not valid.", fields)
+            raise InvalidInput("The stock movement is not valid.", fields)
         movement = self.change_stock(book_id, delta, reason, note=note, actor_user_id=actor_user_id)
         self.db.flush()
         return movement
 
     def ledger(self, book_id: int, page: int, per_page: int) -> tuple[list[StockMovement], int]:
         if self.db.get(Book, book_id) is None:
-            raise not_found("book")
+            raise NotFound("book")
         condition = StockMovement.book_id == book_id
         total = self.db.scalar(select(func.count()).select_from(StockMovement).where(condition)) or 0
         rows = self.db.scalars(

@@ -19,14 +19,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..infra.models import Base, TimestampMixin
-
-STATUSES = ("paid", "shipped", "delivered", "cancelled")
+from .lifecycle import STATUSES
 
 
 class Order(TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('paid', 'shipped', 'delivered', 'cancelled')", name="status"),
+        CheckConstraint(f"status IN ({', '.join(repr(status) for status in STATUSES)})", name="status"),
         CheckConstraint("subtotal >= 0 AND shipping >= 0 AND total = subtotal + shipping", name="totals"),
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..http.errors import invalid
+from ..exceptions import InvalidInput
 from ..payments.services import Card, parse_card
 from .models import Order
 
@@ -79,7 +79,7 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     card, card_errors = parse_card(body["payment"])
     fields.update(card_errors)
     if fields:
-        raise invalid("Some checkout details are not valid.", fields)
+        raise InvalidInput("Some checkout details are not valid.", fields)
     assert card is not None
     return CheckoutRequest(body.get("cart_id"), items, _address(body["shipping_address"]), card)
 

@@ -1,16 +1,18 @@
 """Checkout and the order lifecycle: never oversell, never charge twice, never deadlock.
 
-Checkout is one transaction. Stock is taken with a conditional
-``UPDATE ... WHERE stock_quantity >= :n`` per book, always in ascending book id
-order, so concurrent checkouts wait for each other instead of deadlocking and can
-never take more than there is. The order, its lines (with a price snapshot), one
-ledger row per line, the idempotency record and the confirmation message are
-written in the same transaction.
+Checkout is one transaction. Stock is taken through the inventory service
+(:meth:`~bookstore_api.inventory.services.InventoryService.take_for_order`: a
+conditional decrement per book in ascending id order, so concurrent checkouts
+wait for each other instead of deadlocking and never oversell). The order, its
+lines (with a price snapshot), one ledger row per line, the idempotency record
+and the confirmation message are written in the same transaction.
 
 The card is charged before stock is taken (no row locks are held while a
 provider answers); if the transaction then fails for any reason, an after-abort
 hook refunds the charge. A retried request with the same Idempotency-Key finds
 the committed record and gets the same order back.
+
+Which status changes are allowed, and to whom, is :mod:`.lifecycle`'s table.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from typing import Any
 
 import transaction
 from pyramid.config import Configurator
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from ..accounts.identity import Identity
 from ..carts.services import CartService
 from ..catalog.models import Book
-from ..http.errors import APIError, conflict, not_found
-from ..http.security import Identity
-from ..inventory.services import InventoryService
+from ..exceptions import Conflict, InvalidInput, NotFound, OutOfStock, PaymentDeclined
+from ..inventory.services import InventoryService, shortages
 from ..mail.models import OutboxMessage
-from ..payments.services import PaymentDeclined, PaymentProvider, new_attempt_key
+from ..payments.services import PaymentDeclined as CardDeclined
+from ..payments.services import PaymentProvider, new_attempt_key
+from . import lifecycle
 from .models import IdempotencyKey, Order, OrderLine
 from .schemas import CheckoutRequest
 
@@ -40,23 +44,8 @@ log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 
 
-#: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
 #: the next order id, drawn when an Idempotency-Key is claimed
 NEXT_ORDER_ID = text("nextval(pg_get_serial_sequence('orders', 'id'))")
-
-TAKE_STOCK = text(
-    """
-    WITH taken AS (
-        UPDATE books
-        SET stock_quantity = stock_quantity - :quantity, sales_count = sales_count + :quantity
-        WHERE id = :book_id AND stock_quantity >= :quantity AND archived_at IS NULL
-        RETURNING id, stock_quantity
-    )
-    INSERT INTO stock_movements (book_id, delta, reason, resulting_quantity, order_id, actor_user_id)
-    SELECT id, -:quantity, 'order', stock_quantity, :order_id, :actor FROM taken
-    RETURNING id
-    """
-)
 
 
 class ShippingRule:
@@ -112,7 +101,7 @@ class OrderService:
             select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         )
         if record.request_hash != fingerprint:
-            raise conflict("idempotency_key_reused", "This Idempotency-Key was already used for a different request.")
+            raise Conflict("idempotency_key_reused", "This Idempotency-Key was already used for a different request.")
         return None, self.db.get(Order, record.order_id)
 
     def _wanted_items(self, request: CheckoutRequest, identity: Identity) -> tuple[list[tuple[int, int]], Any]:
@@ -121,23 +110,8 @@ class OrderService:
         cart = self.carts.get(request.cart_id, identity, for_update=True)
         items = sorted((item.book_id, item.quantity) for item in cart.items)
         if not items:
-            raise APIError(400, "cart_empty", "The cart is empty.", {"fields": {"cart_id": "empty"}})
+            raise InvalidInput("The cart is empty.", {"cart_id": "empty"}, code="cart_empty")
         return items, cart
-
-    def _shortages(self, items: list[tuple[int, int]], stock: dict[int, int] | None = None) -> list[dict]:
-        if stock is None:
-            stock = dict(
-                self.db.execute(
-                    select(Book.id, Book.stock_quantity).where(
-                        Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
-                    )
-                ).all()
-            )
-        return [
-            {"book_id": book_id, "requested": quantity, "available": stock.get(book_id, 0)}
-            for book_id, quantity in items
-            if stock.get(book_id, 0) < quantity
-        ]
 
     def place_order(self, identity: Identity, key: str, request: CheckoutRequest) -> tuple[Order, bool]:
         order_id, existing = self._claim_key(identity.user_id, key, request.fingerprint())
@@ -155,10 +129,10 @@ class OrderService:
         }
         unknown = [book_id for book_id, _ in items if book_id not in books]
         if unknown:
-            raise not_found(f"book {unknown[0]}")
-        short = self._shortages(items, {book_id: book.stock_quantity for book_id, book in books.items()})
+            raise NotFound(f"book {unknown[0]}")
+        short = shortages(items, {book_id: book.stock_quantity for book_id, book in books.items()})
         if short:  # fail fast, before charging the card
-            raise conflict("out_of_stock", "Some books are not available in the quantity asked for.", {"books": short})
+            raise OutOfStock("Some books are not available in the quantity asked for.", short)
 
         subtotal = sum((books[book_id].price * quantity for book_id, quantity in items), Decimal("0.00"))
         shipping = self.shipping.cost(subtotal)
@@ -167,10 +141,8 @@ class OrderService:
             charge = self.payments.charge(
                 total, self.currency, request.card, new_attempt_key(f"order:{identity.user_id}:{key}")
             )
-        except PaymentDeclined as exc:
-            raise APIError(
-                402, "payment_declined", "The card was declined; no order was placed.", {"reason": exc.reason}
-            ) from exc
+        except CardDeclined as exc:
+            raise PaymentDeclined(exc.reason) from exc
         self._refund_if_not_committed(charge.reference, total)
 
         # Write everything that touches no shared row first ...
@@ -178,7 +150,7 @@ class OrderService:
         order = Order(
             id=order_id,
             user_id=identity.user_id,
-            status="paid",
+            status=lifecycle.INITIAL,
             created_at=now,
             updated_at=now,
             subtotal=subtotal,
@@ -214,20 +186,9 @@ class OrderService:
             self.db.flush()
 
         # ... then take the stock, last, so the hot book rows stay locked only until the
-        # commit that follows; always in ascending book id order (no deadlocks).
-        # One statement per book takes the stock and writes its ledger row. The order
-        # keeps the price read above: it is the price the card was charged.
-        for book_id, quantity in items:
-            taken = self.db.execute(
-                TAKE_STOCK, {"book_id": book_id, "quantity": quantity, "order_id": order.id, "actor": identity.user_id}
-            ).first()
-            if taken is None:
-                raise conflict(
-                    "out_of_stock",
-                    "Some books sold out while you were checking out.",
-                    {"books": self._shortages(items) or [{"book_id": book_id}]},
-                )
-        self.inventory.stock_changed([book_id for book_id, _ in items])
+        # commit that follows (one statement per book, ascending ids: no deadlocks).
+        # The order keeps the price read above: it is the price the card was charged.
+        self.inventory.take_for_order(order.id, items, identity.user_id)
         return order, True
 
     def _refund_if_not_committed(self, reference: str, amount: Decimal) -> None:
@@ -267,7 +228,7 @@ class OrderService:
             statement = statement.with_for_update()
         order = self.db.scalar(statement)
         if order is None or (order.user_id != identity.user_id and not identity.is_staff):
-            raise not_found("order")
+            raise NotFound("order")
         return order
 
     def list(self, identity: Identity, status: str | None, page: int, per_page: int) -> tuple[list[Order], int]:
@@ -286,54 +247,36 @@ class OrderService:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def _illegal(self, order: Order, action: str) -> APIError:
-        return conflict(
-            "illegal_state", f"An order that is {order.status} cannot be {action}.", {"status": order.status}
-        )
+    def actions(self, order: Order, identity: Identity) -> list[str]:
+        """What this caller may do with the order now (the order's ``actions``)."""
+        return lifecycle.allowed_actions(order.status, owner=order.user_id == identity.user_id, staff=identity.is_staff)
+
+    def transition(self, order_id: int, identity: Identity, action: str) -> Order:
+        """Make one of the lifecycle's transitions, if the table allows it to this caller now."""
+        order = self.get(order_id, identity, for_update=True)
+        step = lifecycle.check(action, order.status, owner=order.user_id == identity.user_id, staff=identity.is_staff)
+        if step.action == lifecycle.CANCEL:
+            self._undo_checkout(order, identity)
+        order.status = step.target
+        setattr(order, step.stamp, dt.datetime.now(dt.UTC))
+        self.db.flush()
+        self.db.refresh(order)
+        return order
+
+    def _undo_checkout(self, order: Order, identity: Identity) -> None:
+        """A cancelled order's books go back in stock and its charge is refunded."""
+        items = [(line.book_id, line.quantity) for line in order.lines]
+        self.inventory.return_for_order(order.id, items, identity.user_id)
+        order.refund_reference = self.payments.refund(order.payment_reference, order.total, f"refund:{order.id}")
 
     def cancel(self, order_id: int, identity: Identity) -> Order:
-        order = self.get(order_id, identity, for_update=True)
-        if order.status != "paid":
-            raise self._illegal(order, "cancelled")
-        for line in sorted(order.lines, key=lambda line: line.book_id):
-            quantity = self.db.execute(
-                update(Book)
-                .where(Book.id == line.book_id)
-                .values(
-                    stock_quantity=Book.stock_quantity + line.quantity,
-                    sales_count=func.greatest(Book.sales_count - line.quantity, 0),
-                )
-                .returning(Book.stock_quantity)
-            ).scalar_one()
-            self.inventory.record(
-                line.book_id, line.quantity, "cancel", quantity, order_id=order.id, actor_user_id=identity.user_id
-            )
-        order.refund_reference = self.payments.refund(order.payment_reference, order.total, f"refund:{order.id}")
-        order.status = "cancelled"
-        order.cancelled_at = dt.datetime.now(dt.UTC)
-        self.db.flush()
-        self.db.refresh(order)
-        return order
+        return self.transition(order_id, identity, lifecycle.CANCEL)
 
     def ship(self, order_id: int, identity: Identity) -> Order:
-        order = self.get(order_id, identity, for_update=True)
-        if order.status != "paid":
-            raise self._illegal(order, "shipped")
-        order.status = "shipped"
-        order.shipped_at = dt.datetime.now(dt.UTC)
-        self.db.flush()
-        self.db.refresh(order)
-        return order
+        return self.transition(order_id, identity, lifecycle.SHIP)
 
     def deliver(self, order_id: int, identity: Identity) -> Order:
-        order = self.get(order_id, identity, for_update=True)
-        if order.status != "shipped":
-            raise self._illegal(order, "marked delivered")
-        order.status = "delivered"
-        order.delivered_at = dt.datetime.now(dt.UTC)
-        self.db.flush()
-        self.db.refresh(order)
-        return order
+        return self.transition(order_id, identity, lifecycle.DELIVER)
 
 
 def includeme(config: Configurator) -> None:

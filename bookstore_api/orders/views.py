@@ -7,8 +7,15 @@ from pyramid.view import view_config
 
 from ..http.errors import invalid
 from ..http.helpers import json_body, page_body, paging, path_param, query_params
+from . import lifecycle
+from .models import Order
 from .schemas import order_out, parse_checkout
 from .services import OrderService
+
+
+def _order_body(request: Request, service: OrderService, order: Order) -> dict:
+    """The order as the caller sees it, with the ``actions`` the lifecycle allows them now."""
+    return {**order_out(order), "actions": service.actions(order, request.identity)}
 
 
 @view_config(route_name="api.orders", request_method="POST", renderer="json", permission="authenticated", openapi=True)
@@ -17,37 +24,45 @@ def place_order(request: Request) -> dict:
     if not key or len(key) > 255:
         raise invalid("Send an Idempotency-Key header (1 to 255 characters).", {"Idempotency-Key": "required"})
     checkout = parse_checkout(json_body(request))
-    order, created = request.find_service(OrderService).place_order(request.identity, key, checkout)
+    service = request.find_service(OrderService)
+    order, created = service.place_order(request.identity, key, checkout)
     request.response.status = 201 if created else 200
     request.response.headers["Location"] = request.route_path("api.order", order_id=order.id)
-    return order_out(order)
+    return _order_body(request, service, order)
 
 
 @view_config(route_name="api.orders", request_method="GET", renderer="json", permission="authenticated", openapi=True)
 def list_orders(request: Request) -> dict:
     params = query_params(request)
     page, per_page = paging(params)
-    orders, total = request.find_service(OrderService).list(request.identity, params.get("status"), page, per_page)
-    return page_body([order_out(order) for order in orders], total, page, per_page)
+    service = request.find_service(OrderService)
+    orders, total = service.list(request.identity, params.get("status"), page, per_page)
+    return page_body([_order_body(request, service, order) for order in orders], total, page, per_page)
 
 
 @view_config(route_name="api.order", request_method="GET", renderer="json", permission="authenticated", openapi=True)
 def get_order(request: Request) -> dict:
-    return order_out(request.find_service(OrderService).get(path_param(request, "order_id"), request.identity))
+    service = request.find_service(OrderService)
+    return _order_body(request, service, service.get(path_param(request, "order_id"), request.identity))
+
+
+def _transition(request: Request, action: str) -> dict:
+    service = request.find_service(OrderService)
+    return _order_body(request, service, service.transition(path_param(request, "order_id"), request.identity, action))
 
 
 @view_config(
     route_name="api.order.cancel", request_method="POST", renderer="json", permission="authenticated", openapi=True
 )
 def cancel_order(request: Request) -> dict:
-    return order_out(request.find_service(OrderService).cancel(path_param(request, "order_id"), request.identity))
+    return _transition(request, lifecycle.CANCEL)
 
 
 @view_config(route_name="api.order.ship", request_method="POST", renderer="json", permission="staff", openapi=True)
 def ship_order(request: Request) -> dict:
-    return order_out(request.find_service(OrderService).ship(path_param(request, "order_id"), request.identity))
+    return _transition(request, lifecycle.SHIP)
 
 
 @view_config(route_name="api.order.deliver", request_method="POST", renderer="json", permission="staff", openapi=True)
 def deliver_order(request: Request) -> dict:
-    return order_out(request.find_service(OrderService).deliver(path_param(request, "order_id"), request.identity))
+    return _transition(request, lifecycle.DELIVER)

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from ..accounts.models import User
 from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
-from ..http.errors import APIError, conflict, not_found
+from ..exceptions import Conflict, Forbidden, NotFound
+from ..orders.lifecycle import CANCELLED
 from ..orders.models import Order, OrderLine
 from .models import Review
 
@@ -23,35 +24,39 @@ class ReviewService:
     def _live_book(self, book_id: int) -> Book:
         book = self.db.get(Book, book_id)
         if book is None or book.archived_at is not None:
-            raise not_found("book")
+            raise NotFound("book")
         return book
 
-    def has_bought(self, user_id: int, book_id: int) -> bool:
-        return bool(
-            self.db.scalar(
-                select(
-                    exists().where(
-                        OrderLine.book_id == book_id,
-                        OrderLine.order_id == Order.id,
-                        Order.user_id == user_id,
-                        Order.status != "cancelled",
-                    )
-                )
-            )
+    @staticmethod
+    def _bought(user_id: int, book_id: int):
+        """Whether the user has an order with the book that was not cancelled (a buyer)."""
+        return exists().where(
+            OrderLine.book_id == book_id,
+            OrderLine.order_id == Order.id,
+            Order.user_id == user_id,
+            Order.status != CANCELLED,
         )
+
+    def has_bought(self, user_id: int, book_id: int) -> bool:
+        return bool(self.db.scalar(select(self._bought(user_id, book_id))))
+
+    def can_review(self, user_id: int, book_id: int) -> bool:
+        """Whether the user may review the book now: they bought it and have not reviewed it yet."""
+        reviewed = exists().where(Review.book_id == book_id, Review.user_id == user_id)
+        return bool(self.db.scalar(select(self._bought(user_id, book_id) & ~reviewed)))
 
     def create(self, book_id: int, user_id: int, rating: object, title: object, body: object) -> Review:
         # openapi.yaml has checked rating, title and body
         self._live_book(book_id)
         if not self.has_bought(user_id, book_id):
-            raise APIError(403, "not_a_buyer", "Only customers who bought this book can review it.")
+            raise Forbidden("Only customers who bought this book can review it.", code="not_a_buyer")
         review = Review(book_id=book_id, user_id=user_id, rating=rating, title=(title or None), body=body.strip())
         try:
             with self.db.begin_nested():
                 self.db.add(review)
                 self.db.flush()
         except IntegrityError as exc:
-            raise conflict("already_reviewed", "You have already reviewed this book.") from exc
+            raise Conflict("already_reviewed", "You have already reviewed this book.") from exc
         # One statement: concurrent reviews of the same book cannot lose an update.
         self.db.execute(
             update(Book)

@@ -42,7 +42,6 @@ COUNTRIES = [
     ("NZ", "New Zealand"),
 ]
 COUNTRY_CODES = {code for code, _ in COUNTRIES}
-CANCELLABLE = {"paid", "pending"}
 
 
 def validate_checkout(form: dict[str, str]) -> dict[str, str]:
@@ -207,7 +206,8 @@ def order_view(order: dict[str, Any]) -> dict[str, Any]:
         **order,
         "lines": lines,
         "item_count": sum(int(line["quantity"]) for line in lines),
-        "cancellable": order.get("status") in CANCELLABLE,
+        # the API says what this shopper may do with the order now
+        "cancellable": "cancel" in (order.get("actions") or ()),
     }
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from bookstore_api.http.errors import APIError
+from bookstore_api.exceptions import InvalidInput
 from bookstore_api.orders.schemas import parse_checkout
 
 NEXT_YEAR = dt.date.today().year + 1
@@ -38,7 +38,7 @@ def test_more_than_99_copies_of_a_book_in_all_is_a_400():
         "shipping_address": ADDRESS,
         "payment": CARD,
     }
-    with pytest.raises(APIError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         parse_checkout(body)
     assert list(raised.value.details["fields"]) == ["items"]
 
@@ -51,9 +51,9 @@ def test_more_than_99_copies_of_a_book_in_all_is_a_400():
     ],
 )
 def test_card_checks_name_the_field(card, field):
-    with pytest.raises(APIError) as raised:
+    with pytest.raises(InvalidInput) as raised:
         parse_checkout({"cart_id": "abc", "shipping_address": ADDRESS, "payment": {**CARD, **card}})
-    assert raised.value.status == 400 and list(raised.value.details["fields"]) == [field]
+    assert raised.value.code == "invalid_input" and list(raised.value.details["fields"]) == [field]
 
 
 def test_the_fingerprint_follows_the_request_not_the_card_number():

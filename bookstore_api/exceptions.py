@@ -1,0 +1,91 @@
+"""What the domain services raise when a request cannot be carried out.
+
+The services know nothing of HTTP: they raise these, and
+:mod:`bookstore_api.http.errors` maps each kind to its status code and error body
+(``{"error": {"code", "message", "details"}}``) in one exception view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A request the domain refuses, with a machine code, a human message and details."""
+
+    code = "error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+
+
+class NotFound(DomainError):
+    """The object does not exist, or belongs to someone else."""
+
+    code = "not_found"
+
+    def __init__(self, what: str = "resource"):
+        super().__init__(f"The {what} was not found.")
+
+
+class InvalidInput(DomainError):
+    """The input breaks a rule; ``fields`` names the offending fields."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None, *, code: str | None = None):
+        super().__init__(message, {"fields": fields or {}}, code=code)
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str = "You are not allowed to do this.", *, code: str | None = None):
+        super().__init__(message, code=code)
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state: a duplicate, a state change not allowed now."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message, details, code=code)
+
+
+class OutOfStock(Conflict):
+    """Some books are not there in the quantity asked for; ``books`` lists them."""
+
+    def __init__(self, message: str, books: list[dict[str, Any]]):
+        super().__init__("out_of_stock", message, {"books": books})
+
+
+class InsufficientStock(Conflict):
+    """A stock movement would take a book's stock below zero."""
+
+    def __init__(self, book_id: int, stock_quantity: int, delta: int):
+        super().__init__(
+            "insufficient_stock",
+            "Stock cannot go below zero.",
+            {"book_id": book_id, "stock_quantity": stock_quantity, "delta": delta},
+        )
+
+
+class IllegalTransition(Conflict):
+    """The order's status does not allow this action now."""
+
+    def __init__(self, status: str, done: str):
+        super().__init__("illegal_state", f"An order that is {status} cannot be {done}.", {"status": status})
+
+
+class PaymentDeclined(DomainError):
+    """The card was declined; nothing was placed."""
+
+    code = "payment_declined"
+
+    def __init__(self, reason: str):
+        super().__init__("The card was declined; no order was placed.", {"reason": reason})
