@@ -42,6 +42,8 @@ from .schemas import CheckoutRequest
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
+#: the largest total the orders table stores (``Numeric(precision, scale)``)
+MAX_ORDER_TOTAL = Decimal(10) ** (Order.__table__.c.total.type.precision - Order.__table__.c.total.type.scale) - CENT
 
 
 #: the next order id, drawn when an Idempotency-Key is claimed
@@ -137,6 +139,11 @@ class OrderService:
         subtotal = sum((books[book_id].price * quantity for book_id, quantity in items), Decimal("0.00"))
         shipping = self.shipping.cost(subtotal)
         total = (subtotal + shipping).quantize(CENT)
+        if total > MAX_ORDER_TOTAL:  # what orders.total can hold; checked before the card is charged
+            raise InvalidInput(
+                f"One order may total at most {MAX_ORDER_TOTAL} {self.currency}; split it into several.",
+                {"items": "The order's total is too large."},
+            )
         try:
             charge = self.payments.charge(
                 total, self.currency, request.card, new_attempt_key(f"order:{identity.user_id}:{key}")

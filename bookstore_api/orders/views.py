@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..http.errors import invalid
 from ..http.helpers import json_body, page_body, paging, path_param, query_params
 from . import lifecycle
 from .models import Order
@@ -20,9 +19,7 @@ def _order_body(request: Request, service: OrderService, order: Order) -> dict:
 
 @view_config(route_name="api.orders", request_method="POST", renderer="json", permission="authenticated", openapi=True)
 def place_order(request: Request) -> dict:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key or len(key) > 255:
-        raise invalid("Send an Idempotency-Key header (1 to 255 characters).", {"Idempotency-Key": "required"})
+    key = request.validated.headers["Idempotency-Key"].strip()  # the spec requires it, 1 to 255 characters
     checkout = parse_checkout(json_body(request))
     service = request.find_service(OrderService)
     order, created = service.place_order(request.identity, key, checkout)

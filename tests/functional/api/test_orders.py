@@ -286,3 +286,11 @@ def test_an_ordered_book_is_archived_not_deleted(staff, customer, shelf, dbsessi
     staff.delete(f"/books/{shelf['a'].id}")
     dbsession.expire_all()
     assert dbsession.get(Book, shelf["a"].id).archived_at is not None
+
+
+def test_an_order_larger_than_the_database_can_hold_is_a_400_and_charges_nothing(customer, dbsession):
+    dear = [make_book(dbsession, title=f"Dear {n}", price="99999999.99", stock=99) for n in range(2)]
+    body = checkout_body([(book.id, 99) for book in dear])
+    response = customer.post("/orders", body, headers=new_key(), status=400)
+    assert response.json["error"]["details"]["fields"] == {"items": "The order's total is too large."}
+    assert [stock(dbsession, book) for book in dear] == [99, 99]
