@@ -5,6 +5,7 @@
 * :mod:`.serving`   — waitress, as the images and ``make run`` serve an app
 * :mod:`.roles`     — user roles and the permissions each grants
 * :mod:`.cards`     — card-number, expiry and security-code checks
+* :mod:`.money`     — the format of an amount a person types (prices, price filters)
 * :mod:`.redisstore` — a Redis client that degrades to misses while Redis is down
 * :mod:`.versioned` — the Redis key/version contract of cached catalogue reads,
   which the API writes and the storefront's page cache reads

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.response import Response
 
+from bookstore_core.money import parse_price
+
 MAX_ID = 2**63 - 1
-PRICE = re.compile(r"^\d{1,8}(\.\d{1,2})?$")
 
 
 def is_htmx(request: Request) -> bool:
@@ -63,7 +63,7 @@ def clean_price(value: Any) -> tuple[str | None, str | None]:
     text = str(value or "").strip().lstrip("$")
     if not text:
         return None, None
-    if not PRICE.match(text):
+    if parse_price(text) is None:
         return None, "Enter an amount such as 10 or 12.50."
     return text, None
 

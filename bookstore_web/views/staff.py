@@ -13,6 +13,8 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from bookstore_core.money import parse_price
+
 from ..api import ApiError
 from . import pages, path_id, positive_int, see_other
 from .orders import order_view
@@ -66,7 +68,7 @@ def book_body(form: dict[str, Any], *, creating: bool) -> tuple[dict[str, Any], 
         errors["authors"] = "List at least one author, one per line."
     if not form["title"]:
         errors["title"] = "Enter the title."
-    if not re.fullmatch(r"\d{1,8}(\.\d{1,2})?", form["price"]):
+    if parse_price(form["price"]) is None:
         errors["price"] = "Enter the price as a number such as 12.50."
     if creating or form["isbn"]:
         body["isbn"] = form["isbn"]

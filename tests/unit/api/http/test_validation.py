@@ -126,3 +126,20 @@ def test_query_parameters_are_coerced_bounded_and_defaulted():
 def test_path_parameters_are_checked():
     assert validate("api.book", "GET", path={"book_id": "12"}).path == {"book_id": 12}
     assert list(rejected("api.cart", "GET", path={"cart_id": "bad\x00id"})) == ["cart_id"]
+
+
+def test_money_inputs_follow_the_one_price_format():
+    """Every money input of the spec has the pattern bookstore_core.money states (the storefront's forms use it)."""
+    from bookstore_core.money import PRICE_PATTERN, parse_price
+
+    spec = yaml.safe_load(OPENAPI_SPEC.read_text())
+    assert spec["components"]["schemas"]["MoneyInput"]["pattern"] == PRICE_PATTERN
+    filters = {p["name"]: p for p in spec["paths"]["/books"]["get"]["parameters"] if "name" in p}
+    assert filters["min_price"]["schema"]["pattern"] == filters["max_price"]["schema"]["pattern"] == PRICE_PATTERN
+    assert [str(parse_price(t)) for t in ("12", "12.5", "12.50", "99999999.99")] == [
+        "12",
+        "12.5",
+        "12.50",
+        "99999999.99",
+    ]
+    assert [parse_price(t) for t in ("", "-1", "1.234", "123456789", "1e3", "12.50\n")] == [None] * 6
