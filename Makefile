@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run stack stack-stop test test-unit test-functional lint format migrate seed bench clean requirements
+.PHONY: help bootstrap run stack stack-stop test test-unit test-functional fuzz lint format migrate seed bench clean requirements
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test-unit: bootstrap ## Unit tests only
 
 test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: the API suite against a deployed shop)
 	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/api,tests/functional) $(PYTEST_ARGS)
+
+fuzz: bootstrap ## Schemathesis over the whole spec, as staff and anonymously (also part of make test)
+	@$(PY) -m pytest -s tests/functional/api/test_spec_conformance.py $(PYTEST_ARGS)
 
 lint: bootstrap ## ruff lint and format check, the package layers (import-linter), infra linters
 	@$(VENV)/bin/ruff check .
