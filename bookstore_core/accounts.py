@@ -74,7 +74,8 @@ def password_problem(password: str, email: str | None = None) -> str | None:
     variants = _variants(password)
     if email:
         address = email.strip().lower()
-        if variants & ({address, address.partition("@")[0]} - {""}):
+        local = address.partition("@")[0]
+        if variants & ({address, local, _DECORATION.sub("", local)} - {""}):
             return "Do not use your email address as your password."
     if variants & common_passwords():
         return "This password is too common; choose one that is harder to guess."

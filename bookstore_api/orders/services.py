@@ -355,9 +355,10 @@ def includeme(config: Configurator) -> None:
         Decimal(str(free_from)) if str(free_from).strip() else None,
     )
 
-    window = int(settings["bookstore.checkout_decline_window_seconds"])
-    per_user = int(settings["bookstore.checkout_max_declines_per_user"])
-    per_address = int(settings["bookstore.checkout_max_declines_per_address"])
+    def limit(per: str) -> tuple[int, int]:
+        return int(settings[f"bookstore.checkout_max_declines_per_{per}"]), int(
+            settings["bookstore.checkout_decline_window_seconds"]
+        )
 
     def factory(context, request):
         # Built directly (not through find_service): checkout is the hottest write path.
@@ -370,8 +371,8 @@ def includeme(config: Configurator) -> None:
             CartService(db, currency),
             InventoryService(db, registry["catalog_cache"]),
             DeclineLimit(
-                WindowLimit(redis, "checkout:declines:user", per_user, window),
-                WindowLimit(redis, "checkout:declines:addr", per_address, window),
+                WindowLimit(redis, "checkout:declines:user", *limit("user")),
+                WindowLimit(redis, "checkout:declines:addr", *limit("address")),
             ),
         )
 
