@@ -42,6 +42,7 @@ DISTRIBUTIONS = {
 }
 
 PACKAGE_DATA = {
+    "bookstore_core": ["data/*"],
     "bookstore_api": ["openapi.yaml", "migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
     "bookstore_web": ["templates/**/*", "static/**/*"],
 }

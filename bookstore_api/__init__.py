@@ -55,7 +55,12 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".reviews")
         config.include(".mail")
         config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
-        config.add_tween("bookstore_api.http.tweens.body_guard_tween", under="bookstore_core.logs.request_id_tween")
+        config.add_tween(
+            "bookstore_api.http.tweens.relative_location_tween", under="bookstore_core.logs.request_id_tween"
+        )
+        config.add_tween(
+            "bookstore_api.http.tweens.body_guard_tween", under="bookstore_api.http.tweens.relative_location_tween"
+        )
         config.add_tween(
             "bookstore_api.catalog.tweens.cached_book_tween", under="bookstore_api.http.tweens.body_guard_tween"
         )

@@ -89,3 +89,23 @@ class PaymentDeclined(DomainError):
 
     def __init__(self, reason: str):
         super().__init__("The card was declined; no order was placed.", {"reason": reason})
+
+
+class RateLimited(DomainError):
+    """Too many attempts from this caller; try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, {"retry_after": self.retry_after})
+
+
+class Busy(DomainError):
+    """The server is at capacity for this kind of work right now; retry after ``retry_after`` seconds."""
+
+    code = "busy"
+
+    def __init__(self, message: str = "The server is busy; please retry shortly.", retry_after: int = 1):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, {"retry_after": self.retry_after})

@@ -26,6 +26,7 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_SECURE_COOKIES": ("web.secure_cookies", str),
     "BOOKSTORE_STATIC_MAX_AGE_SECONDS": ("web.static_max_age_seconds", int),
     "BOOKSTORE_CATALOG_CACHE_SECONDS": ("web.catalog_cache_seconds", float),
+    "BOOKSTORE_WEB_TRUSTED_PROXIES": ("web.trusted_proxies", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -36,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "web.session_timeout_seconds": 14 * 24 * 3600,
     "web.static_max_age_seconds": 365 * 24 * 3600,
     "web.catalog_cache_seconds": 60.0,
+    # proxies in front of the storefront (the load balancer) whose X-Forwarded-For is believed
+    "web.trusted_proxies": "127.0.0.0/8,::1/128",
 }
 
 MIN_SECRET_LENGTH = 32

@@ -7,6 +7,12 @@
   ``X-Frame-Options``), and HSTS in production.
 * Pages that depend on the session are ``private, no-cache``; htmx fragments
   and full pages share URLs, so they ``Vary`` on ``HX-Request``.
+* Redirects keep the relative ``Location`` the view set (never one built from the
+  client's ``Host`` header), with control characters percent-encoded.
+* ``forwarded_for_tween``: the shopper's address is what the storefront's own trusted
+  proxies (the load balancer) say (``web.trusted_proxies``), never an
+  ``X-Forwarded-For`` the shopper wrote; it becomes ``REMOTE_ADDR`` and the only
+  ``X-Forwarded-For`` entry, so the API client forwards exactly that address.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections.abc import Callable
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
+
+from bookstore_core.proxies import client_address, parse_networks, relative_location
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -59,6 +67,19 @@ def security_headers_tween(handler: Handler, registry: Registry) -> Handler:
         if (response.content_type or "").startswith("text/html"):
             vary = headers.get("Vary")
             headers["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
-        return response
+        return relative_location(response)
+
+    return tween
+
+
+def forwarded_for_tween(handler: Handler, registry: Registry) -> Handler:
+    trusted = parse_networks(registry.settings.get("web.trusted_proxies", ""))
+
+    def tween(request: Request) -> Response:
+        environ = request.environ
+        shopper = client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), trusted)
+        environ["REMOTE_ADDR"] = shopper
+        environ["HTTP_X_FORWARDED_FOR"] = shopper
+        return handler(request)
 
     return tween

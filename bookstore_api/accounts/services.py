@@ -1,4 +1,4 @@
-"""Accounts: password hashing, bearer tokens and login rate limiting.
+"""Accounts: password hashing, bearer tokens, log-in throttling and the sign-up limit.
 
 Tokens carry 256 random bits; only their SHA-256 is stored. PostgreSQL is the
 record (expiry, revocation); Redis caches the token -> identity lookup so an
@@ -8,6 +8,7 @@ nobody out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -23,13 +24,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bookstore_core.accounts import password_problem
 from bookstore_core.redisstore import RedisStore
 
-from ..exceptions import Conflict
+from ..exceptions import Busy, Conflict, InvalidInput, RateLimited
+from ..infra.throttle import Backoff, WindowLimit, digest
 from .identity import Identity
 from .models import ROLES, AuthToken, User
 
 HASHES_AT_ONCE = 2
+#: how long a request waits for a hashing slot before it is told to come back (503)
+HASH_QUEUE_WAIT_SECONDS = 0.5
 #: cache entries are short-lived so a revocation missed while Redis was away expires soon
 TOKEN_CACHE_SECONDS = 300
 
@@ -45,13 +50,33 @@ def hash_token(token: str) -> bytes:
 class PasswordService:
     """argon2id hashing with a dummy verification for unknown accounts (no timing oracle)."""
 
-    def __init__(self, time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1):
+    def __init__(
+        self,
+        time_cost: int = 2,
+        memory_cost: int = 19456,
+        parallelism: int = 1,
+        slots: int = HASHES_AT_ONCE,
+        queue_wait_seconds: float = HASH_QUEUE_WAIT_SECONDS,
+    ):
         # OWASP's argon2id baseline (19 MiB, 2 passes): each concurrent log-in costs 19 MiB.
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
         self._dummy_hash: str | None = None
         # Hashing is CPU-bound and needs memory_cost per call: a couple at a time per
-        # process keeps memory flat under a log-in storm and costs no throughput.
-        self._slots = threading.BoundedSemaphore(HASHES_AT_ONCE)
+        # process keeps memory flat under a log-in storm and costs no throughput. The
+        # queue in front of them is bounded in time: a request that cannot get a slot
+        # soon is told to retry (503 + Retry-After) instead of holding a server thread
+        # that cached reads need (a sign-up or log-in flood slows nothing else).
+        self._slots = threading.BoundedSemaphore(slots)
+        self.queue_wait = queue_wait_seconds
+
+    @contextlib.contextmanager
+    def _slot(self):
+        if not self._slots.acquire(timeout=self.queue_wait):
+            raise Busy("Too many log-ins and sign-ups at once; please retry in a moment.", retry_after=1)
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     @property
     def _dummy(self) -> str:
@@ -60,19 +85,26 @@ class PasswordService:
         return self._dummy_hash
 
     def hash(self, password: str) -> str:
-        with self._slots:
+        with self._slot():
             return self.hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         reference = password_hash or self._dummy
         try:
-            with self._slots:
+            with self._slot():
                 return self.hasher.verify(reference, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
+
+
+def check_password(password: str, email: str) -> None:
+    """The password policy (``bookstore_core.accounts``), for every password set: 400 naming the field."""
+    problem = password_problem(password, email)
+    if problem:
+        raise InvalidInput(problem, {"password": problem})
 
 
 class UserService:
@@ -90,6 +122,7 @@ class UserService:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         email = email.strip().lower()
+        check_password(password, email)
         if self.by_email(email) is not None:
             raise Conflict("email_taken", "An account with this email already exists.", {"fields": {"email": "taken"}})
         user = User(email=email, name=name.strip(), role=role, password_hash=self.passwords.hash(password))
@@ -112,6 +145,7 @@ class UserService:
         return user
 
     def set_password(self, user: User, password: str) -> None:
+        check_password(password, user.email)
         user.password_hash = self.passwords.hash(password)
 
 
@@ -171,57 +205,53 @@ class TokenService:
         self.redis.call(lambda r: r.delete(key))
 
 
-class LoginRateLimiter:
-    """Counts failed logins per email and per client address in fixed windows (Redis)."""
+class LoginThrottle:
+    """Failed log-ins slow down one (account, address) pair, never the account everywhere.
 
-    def __init__(self, redis: RedisStore, per_email: int, per_address: int, window_seconds: int):
-        self.redis = redis
-        self.limits = {"email": per_email, "addr": per_address}
-        self.window = window_seconds
+    * per (account, address): the first few failures are free, then each one makes
+      that pair wait twice as long as the last (30 s, 1 min, 2 min, ... up to an
+      hour). Someone guessing a password from their own address only delays
+      themselves; the owner logging in from anywhere else is not affected.
+    * per address: a fixed window of failures across all accounts (credential
+      stuffing from one address), which only ever blocks that address.
+    A correct password clears its pair. Addresses are the shopper's own behind the
+    trusted proxies (the load balancer, the storefront): see ``http.security``.
+    """
 
-    def _keys(self, email: str, address: str) -> dict[str, str]:
-        email_digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        return {
-            "email": self.redis.key("rl", "login", "email", email_digest),
-            "addr": self.redis.key("rl", "login", "addr", address),
-        }
+    def __init__(self, pair: Backoff, address: WindowLimit):
+        self.pair = pair
+        self.address = address
 
-    def retry_after(self, email: str, address: str) -> int | None:
-        """Seconds to wait when either counter is over its limit, else None (also when Redis is down)."""
-        keys = self._keys(email, address)
+    @staticmethod
+    def _pair(email: str, address: str) -> str:
+        return digest(email.strip().lower(), address)
 
-        def read(r):
-            pipe = r.pipeline(transaction=False)
-            for key in keys.values():
-                pipe.get(key)
-                pipe.ttl(key)
-            return pipe.execute()
+    def check(self, email: str, address: str) -> None:
+        """Raise RateLimited when this pair or this address must wait (never when Redis is down)."""
+        waits = [self.pair.retry_after(self._pair(email, address)), self.address.retry_after(address)]
+        wait = max((w for w in waits if w), default=None)
+        if wait is not None:
+            raise RateLimited("Too many failed log-ins; try again later.", wait)
 
-        values = self.redis.call(read)
-        if not values:
-            return None
-        waits = []
-        for index, kind in enumerate(keys):
-            count, ttl = values[2 * index], values[2 * index + 1]
-            if count is not None and int(count) >= self.limits[kind]:
-                waits.append(ttl if ttl and ttl > 0 else self.window)
-        return max(waits) if waits else None
+    def failure(self, email: str, address: str) -> None:
+        self.pair.failure(self._pair(email, address))
+        self.address.hit(address)
 
-    def record_failure(self, email: str, address: str) -> None:
-        keys = self._keys(email, address)
+    def success(self, email: str, address: str) -> None:
+        self.pair.success(self._pair(email, address))
 
-        def write(r):
-            pipe = r.pipeline(transaction=True)
-            for key in keys.values():
-                pipe.set(key, 0, ex=self.window, nx=True)  # start the window on the first failure
-                pipe.incr(key)
-            return pipe.execute()
 
-        self.redis.call(write)
+class SignupLimit:
+    """At most so many sign-ups per address in a window, counted before any password is hashed."""
 
-    def record_success(self, email: str, address: str) -> None:
-        key = self._keys(email, address)["email"]
-        self.redis.call(lambda r: r.delete(key))
+    def __init__(self, limit: WindowLimit):
+        self.limit = limit
+
+    def take(self, address: str) -> None:
+        wait = self.limit.retry_after(address)
+        if wait is not None:
+            raise RateLimited("Too many sign-ups from this address; try again later.", wait)
+        self.limit.hit(address)
 
 
 def includeme(config: Configurator) -> None:
@@ -230,8 +260,11 @@ def includeme(config: Configurator) -> None:
         time_cost=int(settings.get("argon2.time_cost", 2)),
         memory_cost=int(settings.get("argon2.memory_cost", 19456)),
         parallelism=int(settings.get("argon2.parallelism", 1)),
+        slots=int(settings.get("argon2.slots", HASHES_AT_ONCE)),
+        queue_wait_seconds=float(settings.get("argon2.queue_wait_seconds", HASH_QUEUE_WAIT_SECONDS)),
     )
     config.register_service(passwords, PasswordService)
+    register_limits(config, settings)
     config.register_service_factory(lambda context, request: UserService(request.dbsession, passwords), UserService)
     config.register_service_factory(
         lambda context, request: TokenService(
@@ -239,11 +272,38 @@ def includeme(config: Configurator) -> None:
         ),
         TokenService,
     )
-    limiter_args = (
-        int(settings["bookstore.login_max_failures_per_email"]),
-        int(settings["bookstore.login_max_failures_per_address"]),
-        int(settings["bookstore.login_failure_window_seconds"]),
-    )
-    config.register_service_factory(
-        lambda context, request: LoginRateLimiter(request.redis, *limiter_args), LoginRateLimiter
-    )
+
+
+def register_limits(config: Configurator, settings: dict) -> None:
+    def number(name: str) -> int:
+        return int(settings[f"bookstore.{name}"])
+
+    def login_throttle(context, request) -> LoginThrottle:
+        pair = Backoff(
+            request.redis,
+            "login:pair",
+            free=number("login_max_failures_per_email"),
+            base_seconds=number("login_backoff_base_seconds"),
+            ceiling_seconds=number("login_backoff_max_seconds"),
+            memory_seconds=24 * 3600,
+        )
+        address = WindowLimit(
+            request.redis,
+            "login:addr",
+            number("login_max_failures_per_address"),
+            number("login_failure_window_seconds"),
+        )
+        return LoginThrottle(pair, address)
+
+    def signup_limit(context, request) -> SignupLimit:
+        return SignupLimit(
+            WindowLimit(
+                request.redis,
+                "signup:addr",
+                number("signup_max_per_address"),
+                number("signup_window_seconds"),
+            )
+        )
+
+    config.register_service_factory(login_throttle, LoginThrottle)
+    config.register_service_factory(signup_limit, SignupLimit)

@@ -9,12 +9,13 @@ from pyramid.view import view_config
 from ..http.errors import APIError
 from ..http.security import client_address
 from .schemas import parse_registration, user_out
-from .services import LoginRateLimiter, TokenService, UserService
+from .services import LoginThrottle, SignupLimit, TokenService, UserService
 
 
 @view_config(route_name="api.users", request_method="POST", renderer="json", openapi=True)
 def register(request: Request) -> dict:
     email, password, name = parse_registration(request.validated.body)
+    request.find_service(SignupLimit).take(client_address(request))
     user = request.find_service(UserService).create(email, password, name)
     request.response.status = 201
     request.response.headers["Location"] = request.route_path("api.me")
@@ -26,21 +27,13 @@ def log_in(request: Request) -> dict:
     body = request.validated.body
     email, password = str(body["email"]).strip().lower(), body["password"]
     address = client_address(request)
-    limiter = request.find_service(LoginRateLimiter)
-    wait = limiter.retry_after(email, address)
-    if wait is not None:
-        raise APIError(
-            429,
-            "rate_limited",
-            "Too many failed log-ins; try again later.",
-            {"retry_after": wait},
-            {"Retry-After": str(wait)},
-        )
+    throttle = request.find_service(LoginThrottle)
+    throttle.check(email, address)
     user = request.find_service(UserService).check_credentials(email, password)
     if user is None:
-        limiter.record_failure(email, address)
+        throttle.failure(email, address)
         raise APIError(401, "invalid_credentials", "The email or password is not right.")
-    limiter.record_success(email, address)
+    throttle.success(email, address)
     token, expires_at = request.find_service(TokenService).issue(user)
     request.response.status = 201
     return {"token": token, "expires_at": expires_at.isoformat(), "user": user_out(user)}

@@ -42,7 +42,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if args.role not in ROLES:
         print(f"role must be one of {', '.join(ROLES)}", file=sys.stderr)
         return 2
-    problem = password_problem(args.password)
+    problem = password_problem(args.password, args.email)
     if problem:
         print(f"password: {problem}", file=sys.stderr)
         return 2

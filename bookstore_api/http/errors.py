@@ -17,7 +17,16 @@ from pyramid.request import Request
 from pyramid.response import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ..exceptions import Conflict, DomainError, Forbidden, InvalidInput, NotFound, PaymentDeclined
+from ..exceptions import (
+    Busy,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+    RateLimited,
+)
 from .renderers import json_response
 
 log = logging.getLogger(__name__)
@@ -77,6 +86,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
+    Busy: 503,
 }
 
 
@@ -88,8 +99,10 @@ def domain_status(exc: DomainError) -> int:
 
 
 def domain_error_view(exc: DomainError, request: Request) -> Response:
-    """Every refusal the services raise, as its status and error body."""
-    return error_response(request, domain_status(exc), exc.code, exc.message, exc.details)
+    """Every refusal the services raise, as its status and error body (``Retry-After`` when it says when)."""
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(request, domain_status(exc), exc.code, exc.message, exc.details, headers)
 
 
 def api_error_view(exc: APIError, request: Request) -> Response:

@@ -7,12 +7,11 @@ signed-in user), ``staff`` (staff or admin) and ``admin``.
 
 from __future__ import annotations
 
-import ipaddress
-
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
 
+from bookstore_core import proxies
 from bookstore_core.accounts import grants
 
 from ..accounts.identity import Identity
@@ -22,23 +21,9 @@ def client_address(request: Request) -> str:
     """The shopper's address: the peer, or, when the peer is a trusted proxy (the load
     balancer, the storefront), the right-most untrusted address in X-Forwarded-For.
     Entries a client wrote itself sit further left and are never believed."""
-    trusted = request.registry["bookstore.trusted_proxies"]
-    peer = request.remote_addr or "unknown"
-    if not _is_trusted(peer, trusted):
-        return peer
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _is_trusted(address: str, networks: list) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+    return proxies.client_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), request.registry["bookstore.trusted_proxies"]
+    )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -84,7 +69,5 @@ class TokenSecurityPolicy:
 
 def includeme(config: Configurator) -> None:
     config.set_security_policy(TokenSecurityPolicy())
-    proxies = str(config.get_settings().get("bookstore.trusted_proxies", ""))
-    config.registry["bookstore.trusted_proxies"] = [
-        ipaddress.ip_network(entry.strip(), strict=False) for entry in proxies.split(",") if entry.strip()
-    ]
+    trusted = str(config.get_settings().get("bookstore.trusted_proxies", ""))
+    config.registry["bookstore.trusted_proxies"] = proxies.parse_networks(trusted)

@@ -2,6 +2,8 @@
 
 (The request id comes first, from :func:`bookstore_core.logs.request_id_tween`.)
 
+* ``relative_location_tween``: a ``Location`` header goes out as the view set it (a
+  path), never made absolute from the client's ``Host`` header.
 * ``body_guard_tween``: bodies over 1 MiB are 413, bodies that are not JSON are 415,
   malformed JSON is 400 — before routing, so no view ever sees them.
 """
@@ -15,12 +17,21 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from bookstore_core.proxies import relative_location
+
 from .errors import error_response
 
 MAX_BODY_BYTES = 1024 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 Handler = Callable[[Request], Response]
+
+
+def relative_location_tween(handler: Handler, registry: Registry) -> Handler:
+    def tween(request: Request) -> Response:
+        return relative_location(handler(request))
+
+    return tween
 
 
 def body_guard_tween(handler: Handler, registry: Registry) -> Handler:

@@ -48,6 +48,10 @@ def _resolve(node: Any, spec: dict) -> Any:
     return resolved
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+_NUMBER = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", re.ASCII)
+
+
 @dataclass
 class Parameter:
     name: str
@@ -60,10 +64,13 @@ class Parameter:
     def coerce(self, raw: str) -> Any:
         kind = self.schema.get("type")
         if kind == "integer":
-            if not raw.lstrip("-").isdigit() or len(raw) > 20:
+            # ASCII digits only: int() would also read "٣" or "３" as 3
+            if not _INTEGER.fullmatch(raw):
                 raise ValueError("must be a whole number")
             return int(raw)
         if kind == "number":
+            if not _NUMBER.fullmatch(raw):  # no "nan", "inf", or digits of other scripts
+                raise ValueError("must be a number")
             return float(raw)
         if kind == "boolean":
             lowered = raw.lower()

@@ -31,11 +31,13 @@ from sqlalchemy.orm import Session
 from ..accounts.identity import Identity
 from ..carts.services import CartService
 from ..catalog.models import Book
-from ..exceptions import Conflict, InvalidInput, NotFound, OutOfStock, PaymentDeclined
+from ..exceptions import Conflict, InvalidInput, NotFound, OutOfStock, PaymentDeclined, RateLimited
+from ..infra.throttle import WindowLimit
 from ..inventory.services import InventoryService, shortages
 from ..mail.models import OutboxMessage
 from ..payments.services import PaymentDeclined as CardDeclined
 from ..payments.services import PaymentProvider, new_attempt_key
+from ..reviews.services import withdraw_unbought_reviews
 from . import lifecycle
 from .models import IdempotencyKey, Order, OrderLine
 from .schemas import CheckoutRequest
@@ -63,6 +65,32 @@ class ShippingRule:
         return self.flat_rate
 
 
+class DeclineLimit:
+    """Declined cards per user and per address, so checkout cannot be used to test stolen cards.
+
+    Only declines count: a shopper whose orders go through is never slowed, and
+    nobody can use up another's allowance (a user's count needs their token, an
+    address's count needs that address).
+    """
+
+    def __init__(self, per_user: WindowLimit, per_address: WindowLimit):
+        self.per_user = per_user
+        self.per_address = per_address
+
+    def check(self, user_id: int, address: str | None) -> None:
+        waits = [self.per_user.retry_after(str(user_id))]
+        if address:
+            waits.append(self.per_address.retry_after(address))
+        wait = max((w for w in waits if w), default=None)
+        if wait is not None:
+            raise RateLimited("Too many declined payments; try again later.", wait)
+
+    def declined(self, user_id: int, address: str | None) -> None:
+        self.per_user.hit(str(user_id))
+        if address:
+            self.per_address.hit(address)
+
+
 class OrderService:
     def __init__(
         self,
@@ -72,6 +100,7 @@ class OrderService:
         currency: str,
         carts: CartService,
         inventory: InventoryService,
+        declines: DeclineLimit | None = None,
     ):
         self.db = dbsession
         self.payments = payments
@@ -79,6 +108,7 @@ class OrderService:
         self.currency = currency
         self.carts = carts
         self.inventory = inventory
+        self.declines = declines
 
     # -- checkout --------------------------------------------------------------
 
@@ -115,10 +145,16 @@ class OrderService:
             raise InvalidInput("The cart is empty.", {"cart_id": "empty"}, code="cart_empty")
         return items, cart
 
-    def place_order(self, identity: Identity, key: str, request: CheckoutRequest) -> tuple[Order, bool]:
+    def place_order(
+        self, identity: Identity, key: str, request: CheckoutRequest, address: str | None = None
+    ) -> tuple[Order, bool]:
+        """Check everything, then charge, then write: nothing that can refuse the order runs after the charge
+        but taking the stock (a race lost to another buyer), which the after-abort hook refunds."""
         order_id, existing = self._claim_key(identity.user_id, key, request.fingerprint())
         if existing is not None:
             return existing, False
+        if self.declines is not None:
+            self.declines.check(identity.user_id, address)
         items, cart = self._wanted_items(request, identity)
 
         books = {
@@ -144,12 +180,7 @@ class OrderService:
                 f"One order may total at most {MAX_ORDER_TOTAL} {self.currency}; split it into several.",
                 {"items": "The order's total is too large."},
             )
-        try:
-            charge = self.payments.charge(
-                total, self.currency, request.card, new_attempt_key(f"order:{identity.user_id}:{key}")
-            )
-        except CardDeclined as exc:
-            raise PaymentDeclined(exc.reason) from exc
+        charge = self._charge(identity, key, request, total, address)
         self._refund_if_not_committed(charge.reference, total)
 
         # Write everything that touches no shared row first ...
@@ -197,6 +228,31 @@ class OrderService:
         # The order keeps the price read above: it is the price the card was charged.
         self.inventory.take_for_order(order.id, items, identity.user_id)
         return order, True
+
+    def _charge(self, identity: Identity, key: str, request: CheckoutRequest, total: Decimal, address: str | None):
+        """Charge the card; a decline is logged with its reason (for staff) and told to the client as one kind."""
+        try:
+            return self.payments.charge(
+                total, self.currency, request.card, new_attempt_key(f"order:{identity.user_id}:{key}")
+            )
+        except CardDeclined as exc:
+            log.warning(
+                "payment declined",
+                extra={
+                    "event": "payment_declined",
+                    "reason": exc.reason,
+                    "user_id": identity.user_id,
+                    "client_address": address,
+                    "idempotency_key": key,
+                    "amount": str(total),
+                    "currency": self.currency,
+                    "card_brand": request.card.brand,
+                    "card_last4": request.card.last4,
+                },
+            )
+            if self.declines is not None:
+                self.declines.declined(identity.user_id, address)
+            raise PaymentDeclined("declined") from exc
 
     def _refund_if_not_committed(self, reference: str, amount: Decimal) -> None:
         def refund(*args: object) -> None:
@@ -267,6 +323,10 @@ class OrderService:
         order.status = step.target
         setattr(order, step.stamp, dt.datetime.now(dt.UTC))
         self.db.flush()
+        if step.action == lifecycle.CANCEL:  # a review needs a purchase that still stands
+            withdraw_unbought_reviews(
+                self.db, self.inventory.cache, order.user_id, [line.book_id for line in order.lines]
+            )
         self.db.refresh(order)
         return order
 
@@ -295,9 +355,14 @@ def includeme(config: Configurator) -> None:
         Decimal(str(free_from)) if str(free_from).strip() else None,
     )
 
+    def limit(per: str) -> tuple[int, int]:
+        return int(settings[f"bookstore.checkout_max_declines_per_{per}"]), int(
+            settings["bookstore.checkout_decline_window_seconds"]
+        )
+
     def factory(context, request):
         # Built directly (not through find_service): checkout is the hottest write path.
-        db, registry = request.dbsession, request.registry
+        db, registry, redis = request.dbsession, request.registry, request.redis
         return OrderService(
             db,
             registry["payment_provider"],
@@ -305,6 +370,10 @@ def includeme(config: Configurator) -> None:
             currency,
             CartService(db, currency),
             InventoryService(db, registry["catalog_cache"]),
+            DeclineLimit(
+                WindowLimit(redis, "checkout:declines:user", *limit("user")),
+                WindowLimit(redis, "checkout:declines:addr", *limit("address")),
+            ),
         )
 
     config.register_service_factory(factory, OrderService)

@@ -6,6 +6,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..http.helpers import json_body, page_body, paging, path_param, query_params
+from ..http.security import client_address
 from . import lifecycle
 from .models import Order
 from .schemas import order_out, parse_checkout
@@ -22,7 +23,7 @@ def place_order(request: Request) -> dict:
     key = request.validated.headers["Idempotency-Key"].strip()  # the spec requires it, 1 to 255 characters
     checkout = parse_checkout(json_body(request))
     service = request.find_service(OrderService)
-    order, created = service.place_order(request.identity, key, checkout)
+    order, created = service.place_order(request.identity, key, checkout, client_address(request))
     request.response.status = 201 if created else 200
     request.response.headers["Location"] = request.route_path("api.order", order_id=order.id)
     return _order_body(request, service, order)

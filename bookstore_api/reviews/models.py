@@ -25,3 +25,5 @@ class Review(Base):
     title: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    #: set when the reviewer's purchase was cancelled: the review is hidden and no longer rates the book
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,9 +1,17 @@
-"""Reviews: only buyers review, once per book; the book's rating stays exact."""
+"""Reviews: only buyers review, once per book; the book's rating stays exact.
+
+A review counts while its author still has a purchase of the book that was not
+cancelled: cancelling the last one withdraws the review (hidden from the book's
+reviews, out of its rating) in the same transaction as the cancel.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from pyramid.config import Configurator
-from sqlalchemy import Numeric, cast, exists, func, select, update
+from sqlalchemy import Numeric, case, cast, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,16 +81,55 @@ class ReviewService:
 
     def list_for_book(self, book_id: int, page: int, per_page: int) -> tuple[list[tuple[Review, str]], int]:
         self._live_book(book_id)
-        total = self.db.scalar(select(func.count()).select_from(Review).where(Review.book_id == book_id)) or 0
+        shown = (Review.book_id == book_id) & Review.withdrawn_at.is_(None)
+        total = self.db.scalar(select(func.count()).select_from(Review).where(shown)) or 0
         rows = self.db.execute(
             select(Review, User.name)
             .join(User, User.id == Review.user_id)
-            .where(Review.book_id == book_id)
+            .where(shown)
             .order_by(Review.id.desc())
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
         return [(review, name) for review, name in rows], total
+
+
+def withdraw_unbought_reviews(db: Session, cache: CatalogCache | None, user_id: int, book_ids: Iterable[int]) -> None:
+    """After a cancel: the user's reviews of these books that no live purchase backs any more are
+    withdrawn and taken out of each book's rating (one statement per book: no lost update)."""
+    still_bought = exists().where(
+        OrderLine.book_id == Review.book_id,
+        OrderLine.order_id == Order.id,
+        Order.user_id == Review.user_id,
+        Order.status != CANCELLED,
+    )
+    withdrawn = db.execute(
+        update(Review)
+        .where(
+            Review.user_id == user_id,
+            Review.book_id.in_(sorted(set(book_ids))),
+            Review.withdrawn_at.is_(None),
+            ~still_bought,
+        )
+        .values(withdrawn_at=dt.datetime.now(dt.UTC))
+        .returning(Review.book_id, Review.rating)
+    ).all()
+    for book_id, rating in sorted(withdrawn):
+        db.execute(
+            update(Book)
+            .where(Book.id == book_id)
+            .values(
+                rating_sum=Book.rating_sum - rating,
+                rating_count=Book.rating_count - 1,
+                average_rating=case(
+                    (Book.rating_count <= 1, 0),
+                    else_=func.round(cast(Book.rating_sum - rating, Numeric) / (Book.rating_count - 1), 2),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if withdrawn and cache is not None:
+        cache.after_commit_bump(books=[book_id for book_id, _ in withdrawn])
 
 
 def review_out(review: Review, reviewer_name: str) -> dict:

@@ -36,25 +36,35 @@ def see_other(request: Request, location: str) -> Response:
 
 
 def safe_next(value: Any, default: str = "/") -> str:
-    """Only local paths are acceptable redirect targets (no ``//evil.example``)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only local paths are acceptable redirect targets (no ``//evil.example``), in printable
+    ASCII only: no control characters, spaces or anything a browser would strip or re-read."""
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and len(value) <= 2000
+    ):
         return value
     return default
 
 
 def path_id(request: Request, name: str) -> int:
-    """A positive integer id from the URL, or 404."""
+    """A positive integer id from the URL (ASCII digits only: not ``²`` or ``٣``), or 404."""
     raw = request.matchdict.get(name, "")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
         raise HTTPNotFound()
     return int(raw)
 
 
 def positive_int(value: Any, default: int, maximum: int = 100_000) -> int:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
+    text = str(value)
+    if not (text.isascii() and text.strip().isdigit()) or len(text) > 12:
         return default
+    number = int(text)
     return number if 1 <= number <= maximum else default
 
 
