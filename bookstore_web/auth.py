@@ -19,11 +19,10 @@ from pyramid.security import Allowed, Denied
 from bookstore_core.accounts import grants, is_staff_role
 
 from .api import ApiError, ApiUnavailable
-from .sessions import has_session
+from .sessions import AUTH_KEY, has_session
 
 log = logging.getLogger(__name__)
 
-AUTH_KEY = "auth"
 #: session keys that survive log-in (the anonymous cart is merged, then replaced)
 KEPT_ON_LOGIN = ("cart_id", "cart_count")
 

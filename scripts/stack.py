@@ -39,6 +39,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Noise from dependencies at import time, not about the stack.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -293,14 +294,20 @@ def server_states(socket_path: str | Path) -> dict[str, str]:
 
 
 def start_data_services(state: State, folder: Path) -> None:
-    """Use the configured PostgreSQL/Redis, or start embedded ones (reused while they run)."""
+    """Use the configured PostgreSQL/Redis, or start embedded ones (reused while they run).
+
+    An embedded server that died is started again on the address it had, with the same data
+    folder, so the running servers find it where they left it (as an RDS or ElastiCache
+    endpoint stays the same across a failover) and the stack heals without restarting them.
+    """
     from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, create_database
 
     database_url = os.environ.get("BOOKSTORE_DATABASE_URL")
     if database_url:
         state.database_url = database_url
     elif not ("postgres" in state.processes and state.processes["postgres"].alive()):
-        pg = EmbeddedPostgres(folder / "postgres")
+        port = _previous_port(state, "postgres", state.database_url)
+        pg = EmbeddedPostgres(folder / "postgres", port)
         say(f"starting PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.datadir})")
         pg.start()
         state.processes["postgres"] = Proc(pg.proc.pid, process_start_time(pg.proc.pid) or -1, str(pg.datadir) + ".log")
@@ -311,7 +318,7 @@ def start_data_services(state: State, folder: Path) -> None:
     if redis_url:
         state.redis_url = redis_url
     elif not ("redis" in state.processes and state.processes["redis"].alive()):
-        rd = EmbeddedRedis(folder / "redis")
+        rd = EmbeddedRedis(folder / "redis", _previous_port(state, "redis", state.redis_url))
         say(f"starting Redis on 127.0.0.1:{rd.port}")
         rd.start()
         state.processes["redis"] = Proc(
@@ -319,6 +326,16 @@ def start_data_services(state: State, folder: Path) -> None:
         )
         state.redis_url = rd.url
         state.save(folder)
+
+
+def _previous_port(state: State, name: str, url: str) -> int | None:
+    """The port an embedded server of this stack had before it died (None: pick a free one)."""
+    if name not in state.processes or not url:
+        return None
+    port = urlsplit(url).port
+    if port and port_open(f"127.0.0.1:{port}"):
+        raise StackError(f"{name} died and its address 127.0.0.1:{port} is now taken by another program")
+    return port
 
 
 def prepare_database(state: State) -> None:

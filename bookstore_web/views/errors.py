@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import redis
 from pyramid.exceptions import BadCSRFToken
@@ -21,7 +21,8 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from ..api import ApiError, ApiUnavailable
-from . import is_htmx, see_other
+from ..sessions import SessionUnavailable
+from . import htmx_target, is_htmx, safe_next, see_other
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,22 @@ def unavailable_view(exc: Exception, request: Request) -> Response:
     return response
 
 
+def session_unavailable_view(exc: SessionUnavailable, request: Request) -> Response:
+    """Redis (the session store) is down: this action is unavailable, the catalogue is not."""
+    log.warning("session store unavailable for %s %s: %s", request.method, request.path, exc)
+    target = htmx_target(request) or ""
+    if target.startswith("cart-feedback-"):  # an add-to-cart button: say it next to the button
+        response = render_to_response("errors/_session_unavailable.html", {}, request=request)
+    else:
+        back = safe_next(request.referer and urlsplit(request.referer)._replace(scheme="", netloc="").geturl(), "")
+        response = render_to_response("errors/session_unavailable.html", {"back": back}, request=request)
+        if is_htmx(request):
+            response.headers.update({"HX-Retarget": "#main", "HX-Reswap": "outerHTML", "HX-Reselect": "#main"})
+    response.status = 503
+    response.headers.update({"Cache-Control": "no-store", "Retry-After": "5"})
+    return response
+
+
 def internal_error_view(exc: Exception, request: Request) -> Response:
     log.exception("unhandled error")
     return error_page(request, 500)
@@ -126,6 +143,7 @@ def includeme(config) -> None:
     config.add_exception_view(api_error_view, context=ApiError)
     config.add_exception_view(unavailable_view, context=ApiUnavailable)
     config.add_exception_view(unavailable_view, context=redis.RedisError)
+    config.add_exception_view(session_unavailable_view, context=SessionUnavailable)
     config.add_exception_view(internal_error_view, context=Exception)
 
 

@@ -18,6 +18,8 @@ from tests.helpers.factories import make_book, make_user
 PASSWORD = "a long enough password"
 APPROVED_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
+#: what a browser on the shop's pages sends: the shop's host, and its origin with each POST
+BROWSER = {"HTTP_HOST": "shop.test", "HTTP_ORIGIN": "http://shop.test"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -51,14 +53,15 @@ def web_app(api_app, web_settings):
 
 @pytest.fixture
 def web(db_connection, redis_clean, web_app) -> Iterator[webtest.TestApp]:
-    """A shopper's browser: cookies kept between requests, JavaScript off."""
-    yield webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.20", "HTTP_HOST": "shop.test"})
+    """A shopper's browser: cookies kept between requests, JavaScript off (and, as every browser
+    does with a form's POST, the page's origin sent along)."""
+    yield webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.20", **BROWSER})
 
 
 @pytest.fixture
 def other_browser(web_app) -> webtest.TestApp:
     """A second shopper with their own cookies (same rolled-back transaction as ``web``)."""
-    return webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.21", "HTTP_HOST": "shop.test"})
+    return webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.21", **BROWSER})
 
 
 def htmx(**extra: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from tests.helpers.clients import unique_email
 from tests.helpers.services import delete_prefix
 
-from .conftest import PASSWORD, csrf_token, log_in, register
+from .conftest import PASSWORD, add_to_cart, csrf_token, log_in, register
 
 SESSION_COOKIE = "bookstore_session"
 
@@ -53,11 +53,11 @@ def test_register_with_a_taken_email_explains(web, other_browser):
     assert "An account with this email already exists" in page.html.find(id="f-email-error").text
 
 
-def test_login_rotates_the_session_and_redirects_to_next(web, other_browser):
+def test_login_rotates_the_session_and_redirects_to_next(web, other_browser, book):
     email = register(other_browser)
-    web.get("/login")
+    add_to_cart(web, book.id)  # the shopper's first action gives them a session
     before = session_id(web)
-    assert before, "the log-in form's CSRF token lives in a session"
+    assert before, "the cart's id lives in a session"
 
     response = log_in(web, email, next_url="/orders")
 

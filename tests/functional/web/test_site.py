@@ -10,6 +10,8 @@ import webtest
 
 from bookstore_web.settings import ConfigurationError, build_settings
 
+from .conftest import csrf_token
+
 
 def test_every_page_sends_security_headers(web, book):
     for path in ("/", "/books", f"/books/{book.id}", "/login", "/nope"):
@@ -113,7 +115,7 @@ def test_redis_down_is_a_friendly_503_for_pages_that_need_the_session(web_settin
     settings = {**web_settings, "redis.url": "redis://127.0.0.1:1/0"}
     app = webtest.TestApp(main({}, **settings, **{"web.api_transport": httpx.MockTransport(lambda r: None)}))
     page = app.get("/login", status=503)
-    assert page.html.find("h1").text.strip() == "The shop is briefly unavailable"
+    assert page.html.find("h1").text.strip() == "This is temporarily unavailable"
 
 
 def test_settings_come_from_the_environment():
@@ -142,12 +144,16 @@ def test_production_refuses_to_start_without_a_session_secret():
     assert settings["web.secure_cookies"] is True
 
 
-def test_production_cookies_are_secure(web_settings, api_app, db_connection, redis_clean):
+def test_production_cookies_are_secure(web_settings, api_app, db_connection, redis_clean, book):
     from bookstore_web import main
 
     settings = {**web_settings, "bookstore.env": "production", "web.session_secret": "p" * 48}
-    app = webtest.TestApp(main({}, **settings, **{"web.api_transport": httpx.WSGITransport(app=api_app)}))
-    response = app.get("/login")
+    browser = {"HTTP_HOST": "shop.test", "HTTP_ORIGIN": "http://shop.test"}
+    app = webtest.TestApp(
+        main({}, **settings, **{"web.api_transport": httpx.WSGITransport(app=api_app)}), extra_environ=browser
+    )
+    page = app.get(f"/books/{book.id}")
+    response = app.post("/cart/items", {"book_id": str(book.id), "csrf_token": csrf_token(page)})  # makes a session
     cookie = next(h for n, h in response.headerlist if n == "Set-Cookie")
     assert "; secure" in cookie.lower() and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
