@@ -64,7 +64,7 @@ def _failed_logins(app: webtest.TestApp, count: int, forged: bool) -> list[int]:
         response = app.post(
             "/login",
             {"email": f"nobody-{i}@example.com", "password": "wrong password", "csrf_token": csrf_token(page)},
-            headers=headers,
+            headers={**headers, "Origin": "http://shop.test"},  # as a browser sends it on a form POST
             status="*",
         )
         statuses.append(response.status_int)
