@@ -35,12 +35,11 @@ from __future__ import annotations
 import sys
 
 from moto import settings
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.elasticache.exceptions import CacheSubnetGroupNotFound
 from moto.elasticache.models import ElastiCacheBackend
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.elbv2.models import FakeLoadBalancer
-from moto.core.responses import ActionResult
 from moto.rds.exceptions import DBParameterGroupNotFoundError
 from moto.rds.models import DBInstance, RDSBackend
 from moto.rds.responses import RDSResponse
