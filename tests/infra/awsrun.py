@@ -4,6 +4,13 @@ The playbooks never learn they talk to moto: the AWS endpoint is given through
 AWS_ENDPOINT_URL (read by botocore itself, so lookups and the inventory plugin
 follow too) and the aws_endpoint_url variable (module_defaults). Tools are taken
 from the running interpreter's venv (next to sys.executable), not from PATH.
+
+Privilege escalation always fails in these runs (ANSIBLE_BECOME_ALLOW_SAME_USER
+with a sudo that refuses): on a real control node sudo needs a password or drops
+the AWS credentials, so a task that escalates on the control node — an AWS call
+delegated to localhost inside a `become: true` play — must fail here too. The
+stand-in app hosts of the deploy tests set ansible_become false, as real hosts
+would escalate fine.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ VENV_BIN = Path(sys.executable).parent
 MOTO_ACCOUNT = "123456789012"
 REGION = "us-east-1"
 LAUNCHER = Path(__file__).with_name("moto_launcher.py")
+NO_SUDO = Path(__file__).with_name("no-sudo.sh")
 
 
 def tool(name: str) -> str:
@@ -50,6 +58,8 @@ def base_env() -> dict[str, str]:
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+        ANSIBLE_BECOME_ALLOW_SAME_USER="true",
+        ANSIBLE_BECOME_EXE=str(NO_SUDO),
     )
     return env
 
