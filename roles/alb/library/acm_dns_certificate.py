@@ -97,7 +97,9 @@ def find(client, name, domain_name):
             if domain_name and summary.get("DomainName") != domain_name:
                 continue
             arn = summary["CertificateArn"]
-            tags = boto3_tag_list_to_ansible_dict(client.list_tags_for_certificate(aws_retry=True, CertificateArn=arn)["Tags"])
+            tags = boto3_tag_list_to_ansible_dict(
+                client.list_tags_for_certificate(aws_retry=True, CertificateArn=arn)["Tags"]
+            )
             if tags.get("Name") == name:
                 return arn
     return None

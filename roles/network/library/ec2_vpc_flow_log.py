@@ -121,7 +121,9 @@ def main():
         if p["delivery_role_arn"]:
             args["DeliverLogsPermissionArn"] = p["delivery_role_arn"]
         if p["tags"]:
-            args["TagSpecifications"] = [{"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(p["tags"])}]
+            args["TagSpecifications"] = [
+                {"ResourceType": "vpc-flow-log", "Tags": ansible_dict_to_boto3_tag_list(p["tags"])}
+            ]
         created = client.create_flow_logs(aws_retry=True, **args)
         if created.get("Unsuccessful"):
             module.fail_json(msg=f"Flow log not created: {created['Unsuccessful']}")
