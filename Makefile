@@ -29,8 +29,8 @@ test: bootstrap ## Install everything and run the whole test suite
 test-unit: bootstrap ## Unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: the API suite against a deployed shop)
-	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/api,tests/functional) $(PYTEST_ARGS)
+test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: a suite against a deployed shop, BOOKSTORE_TEST_SUITE=api|web)
+	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/$(or $(BOOKSTORE_TEST_SUITE),api),tests/functional) $(PYTEST_ARGS)
 
 fuzz: bootstrap ## Schemathesis over the whole spec, as staff and anonymously (also part of make test)
 	@$(PY) -m pytest -s tests/functional/api/test_spec_conformance.py $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +40,17 @@ def test_run_starts_the_shop_on_embedded_servers_and_stops_everything(tmp_path):
         assert _get(f"http://127.0.0.1:{ports['API']}/api/v1/books?q=hobbit") == 200
         assert _get(f"http://127.0.0.1:{ports['API']}/readyz") == 200
         assert _get(f"http://127.0.0.1:{ports['WEB']}/books") == 200
+        # QA's storefront suite, as the pipeline runs it after a staging deploy, against this shop
+        qa = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/functional/web"],
+            cwd=Path(__file__).resolve().parents[3],
+            env={**env, "BOOKSTORE_TEST_URL": f"http://127.0.0.1:{ports['WEB']}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert qa.returncode == 0 and re.search(r"\b5 passed", qa.stdout), qa.stdout[-3000:] + qa.stderr[-3000:]
     finally:
         shop.send_signal(signal.SIGTERM)
         assert shop.wait(60) == 0, log.read_text(errors="replace")

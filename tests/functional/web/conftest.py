@@ -23,9 +23,10 @@ BROWSER = {"HTTP_HOST": "shop.test", "HTTP_ORIGIN": "http://shop.test"}
 
 
 def pytest_collection_modifyitems(config, items):
-    # every storefront test drives the in-process API on the test database
+    # every storefront test drives the in-process API on the test database, except the
+    # shopper scenarios that can also drive a deployed storefront (test_live_storefront.py)
     for item in items:
-        if "/functional/web/" in str(item.fspath):
+        if "/functional/web/" in str(item.fspath) and "live_storefront" not in item.keywords:
             item.add_marker(pytest.mark.needs_db)
 
 
