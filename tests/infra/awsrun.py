@@ -136,8 +136,17 @@ def run_playbook(
 TIMINGS: list[tuple[str, str, float, dict[str, int]]] = []
 
 
+#: where workers running side by side (pytest-xdist) write their timings for the summary
+TIMINGS_FILE = "BOOKSTORE_INFRA_TIMINGS_FILE"
+
+
 def record(environment: str, what: str, run: PlaybookRun) -> None:
-    TIMINGS.append((environment, what, run.seconds, run.recap().get("localhost", {})))
+    entry = (environment, what, run.seconds, run.recap().get("localhost", {}))
+    TIMINGS.append(entry)
+    shared = os.environ.get(TIMINGS_FILE)
+    if shared:
+        with open(shared, "a") as out:
+            out.write(json.dumps(entry) + "\n")
 
 
 def inventory(environment: str) -> Path:

@@ -5,16 +5,30 @@ refuses to provision anywhere but moto's account.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.infra.awsrun import LAUNCHER, MOTO_ACCOUNT, REGION, REPO_ROOT, TIMINGS, Moto, base_env, free_port, tool
+from tests.infra.awsrun import (
+    LAUNCHER,
+    MOTO_ACCOUNT,
+    REGION,
+    REPO_ROOT,
+    TIMINGS,
+    TIMINGS_FILE,
+    Moto,
+    base_env,
+    free_port,
+    tool,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,9 +105,33 @@ def aws(moto: Moto) -> Moto:
     return moto
 
 
+def _timings_file(config: pytest.Config) -> Path | None:
+    shared = getattr(config, "_bookstore_infra_timings", None)
+    return Path(shared) if shared else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the controlling process, a file the workers (pytest-xdist) append their playbook timings to."""
+    if hasattr(session.config, "workerinput") or os.environ.get(TIMINGS_FILE):
+        return
+    handle, path = tempfile.mkstemp(prefix="bookstore-infra-timings-", suffix=".jsonl")
+    os.close(handle)
+    os.environ[TIMINGS_FILE] = path
+    session.config._bookstore_infra_timings = path
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
-    if TIMINGS:
+    shared = _timings_file(terminalreporter.config)
+    timings = list(TIMINGS)
+    if shared is not None:
+        if shared.exists():
+            lines = shared.read_text().splitlines()
+            timings = [tuple(json.loads(line)) for line in lines if line.strip()]
+            shared.unlink()
+        os.environ.pop(TIMINGS_FILE, None)
+    if timings:
         terminalreporter.section("playbook runs against moto")
-        for environment, what, seconds, recap in TIMINGS:
+        for environment, what, seconds, recap in sorted(timings, key=lambda t: ("dev staging production").find(t[0])):
             counters = " ".join(f"{k}={recap[k]}" for k in ("ok", "changed", "failed") if k in recap)
             terminalreporter.write_line(f"{environment:<11} {what:<22} {seconds:6.1f}s  {counters}")
