@@ -24,10 +24,19 @@ T = TypeVar("T")
 class RedisStore:
     """A prefixed Redis client that degrades to misses while Redis is unreachable."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "bookstore:", backoff_seconds: float = 1.0):
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "bookstore:",
+        backoff_seconds: float = 1.0,
+        reset_pool_on_failure: bool = False,
+    ):
         self.client = client
         self.prefix = prefix
         self.backoff_seconds = backoff_seconds
+        #: drop every pooled connection after a failure (connections to a server that went
+        #: away are useless to the one that comes back)
+        self.reset_pool_on_failure = reset_pool_on_failure
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -57,11 +66,21 @@ class RedisStore:
         try:
             return operation(self.client)
         except redis.RedisError as exc:
-            with self._lock:
-                if self.available:
-                    log.warning("redis unavailable, serving without it: %s", exc)
-                self._down_until = time.monotonic() + self.backoff_seconds
+            self.failed(exc)
             return default
+
+    def failed(self, exc: Exception) -> None:
+        """Note a failure: log it once per outage and stop trying for the back-off."""
+        with self._lock:
+            if self.available:
+                log.warning("redis unavailable, serving without it: %s", exc)
+            self._down_until = time.monotonic() + self.backoff_seconds
+        if self.reset_pool_on_failure:
+            self.client.connection_pool.disconnect()
+
+    def answers(self) -> bool:
+        """Whether Redis answers now, honouring the back-off (a failure starts one)."""
+        return bool(self.call(lambda client: client.ping(), default=False))
 
     def ping(self) -> bool:
         """True when Redis answers now (ignores the back-off; for readiness checks)."""

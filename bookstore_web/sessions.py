@@ -43,9 +43,7 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import secrets
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,7 +58,7 @@ from pyramid_session_redis import RedisSessionFactory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-log = logging.getLogger(__name__)
+from bookstore_core.redisstore import RedisStore
 
 COOKIE_NAME = "bookstore_session"
 CART_COUNT_KEY = "cart_count"
@@ -87,38 +85,6 @@ def _dumps(data: dict) -> bytes:
 
 def _loads(raw: bytes) -> dict:
     return json.loads(raw)
-
-
-class SessionStore:
-    """The session client's health: a short back-off after a failure, and the pool dropped then."""
-
-    def __init__(self, client: redis.Redis, backoff_seconds: float = BACKOFF_SECONDS):
-        self.client = client
-        self.backoff_seconds = backoff_seconds
-        self._down_until = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def failed(self, exc: Exception) -> None:
-        with self._lock:
-            if self.available:
-                log.warning("session store unavailable, serving the catalogue without sessions: %s", exc)
-            self._down_until = time.monotonic() + self.backoff_seconds
-        # connections to a server that went away are useless to the one that comes back
-        self.client.connection_pool.disconnect()
-
-    def ping(self) -> bool:
-        """Whether Redis answers now (honours the back-off)."""
-        if not self.available:
-            return False
-        try:
-            return bool(self.client.ping())
-        except redis.RedisError as exc:
-            self.failed(exc)
-            return False
 
 
 class UnavailableSession(dict):
@@ -239,7 +205,7 @@ def session_available(request: Any) -> bool:
         return False
     if not session.new:
         return True
-    return request.registry["session_store"].ping()
+    return request.registry["session_store"].answers()
 
 
 def cart_count(request: Any) -> int:
@@ -297,7 +263,8 @@ def includeme(config: Configurator) -> None:
         # no sleeping between attempts while Redis is down
         retry=Retry(NoBackoff(), 1),
     )
-    store = SessionStore(client)
+    # the client's health: a short back-off after a failure, and the pool dropped then
+    store = RedisStore(client, prefix="", backoff_seconds=BACKOFF_SECONDS, reset_pool_on_failure=True)
     config.registry["session_redis"] = client
     config.registry["session_store"] = store
     config.registry["session_cookie_name"] = COOKIE_NAME
@@ -360,7 +327,7 @@ def _session_pages_need_the_store(event: ContextFound) -> None:
         return
     if route.name.startswith("__") or has_session(request):  # static files; a session loads (or not) on use
         return
-    if not request.registry["session_store"].ping():
+    if not request.registry["session_store"].answers():
         raise SessionUnavailable("the session store is unavailable")
 
 
