@@ -28,7 +28,7 @@ from bookstore_core.accounts import password_problem
 from bookstore_core.redisstore import RedisStore
 
 from ..exceptions import Busy, Conflict, InvalidInput, RateLimited
-from ..infra.throttle import Backoff, WindowLimit, digest
+from ..infra.throttle import Backoff, WindowLimit, digest, longest_wait
 from .identity import Identity
 from .models import ROLES, AuthToken, User
 
@@ -228,8 +228,7 @@ class LoginThrottle:
 
     def check(self, email: str, address: str) -> None:
         """Raise RateLimited when this pair or this address must wait (never when Redis is down)."""
-        waits = [self.pair.retry_after(self._pair(email, address)), self.address.retry_after(address)]
-        wait = max((w for w in waits if w), default=None)
+        wait = longest_wait(self.pair.retry_after(self._pair(email, address)), self.address.retry_after(address))
         if wait is not None:
             raise RateLimited("Too many failed log-ins; try again later.", wait)
 

@@ -20,6 +20,11 @@ import hashlib
 from bookstore_core.redisstore import RedisStore
 
 
+def longest_wait(*waits: int | None) -> int | None:
+    """The longest of several limits' waits, or None when none of them holds the caller back."""
+    return max((wait for wait in waits if wait), default=None)
+
+
 def digest(*parts: str) -> str:
     """A fixed-length key part (no raw e-mail addresses in Redis key names)."""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]

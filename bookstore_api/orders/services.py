@@ -32,7 +32,7 @@ from ..accounts.identity import Identity
 from ..carts.services import CartService
 from ..catalog.models import Book
 from ..exceptions import Conflict, InvalidInput, NotFound, OutOfStock, PaymentDeclined, RateLimited
-from ..infra.throttle import WindowLimit
+from ..infra.throttle import WindowLimit, longest_wait
 from ..inventory.services import InventoryService, shortages
 from ..mail.models import OutboxMessage
 from ..payments.services import PaymentDeclined as CardDeclined
@@ -78,10 +78,9 @@ class DeclineLimit:
         self.per_address = per_address
 
     def check(self, user_id: int, address: str | None) -> None:
-        waits = [self.per_user.retry_after(str(user_id))]
-        if address:
-            waits.append(self.per_address.retry_after(address))
-        wait = max((w for w in waits if w), default=None)
+        wait = longest_wait(
+            self.per_user.retry_after(str(user_id)), self.per_address.retry_after(address) if address else None
+        )
         if wait is not None:
             raise RateLimited("Too many declined payments; try again later.", wait)
 
