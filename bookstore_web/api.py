@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,20 +146,41 @@ def _error_from(response: httpx.Response) -> ApiError:
 
 
 class RequestApi:
-    """The API client bound to one page request: its request id and the shopper's token."""
+    """The API client bound to one page request: its request id and the shopper's token.
 
-    def __init__(self, client: ApiClient, request_id: str | None, token: str | None, client_addr: str | None = None):
+    ``on_unauthorized`` is called when the API answers 401 to a call made with the
+    shopper's own token (revoked after a password reset or change, the account
+    deleted, expired): the storefront then ends the shopper's session, whether or
+    not the view goes on to handle the error itself.
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        request_id: str | None,
+        token: str | None,
+        client_addr: str | None = None,
+        on_unauthorized: Callable[[], None] | None = None,
+    ):
         self.client = client
         self.request_id = request_id
         self.token = token
         self.client_addr = client_addr
+        self.on_unauthorized = on_unauthorized
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = dict(kwargs.pop("headers", None) or {})
         if self.client_addr:
             headers.setdefault("X-Forwarded-For", self.client_addr)
         kwargs.setdefault("token", self.token)
-        response = self.client.request(method, path, request_id=self.request_id, headers=headers, **kwargs)
+        try:
+            response = self.client.request(method, path, request_id=self.request_id, headers=headers, **kwargs)
+        except ApiError as exc:
+            if exc.status == 401 and self.token and kwargs["token"] == self.token:
+                self.token = None  # no further call of this page sends it
+                if self.on_unauthorized is not None:
+                    self.on_unauthorized()
+            raise
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

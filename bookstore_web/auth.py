@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 #: session keys that survive log-in (the anonymous cart is merged, then replaced)
 KEPT_ON_LOGIN = ("cart_id", "cart_count")
+#: what the session keeps of the signed-in user (``email_verified``: the API's word at log-in,
+#: refreshed by the account pages; the API decides, this only explains)
+USER_KEYS = ("id", "email", "name", "role", "email_verified")
+#: a request whose shopper was signed out because the API refused their token
+_ENDED = "bookstore_web.session_ended"
 
 
 def _session_auth(request: Request) -> dict[str, Any] | None:
@@ -41,7 +46,7 @@ def session_token(request: Request) -> str | None:
 
 
 def current_user(request: Request) -> dict[str, Any] | None:
-    """``{id, email, name, role}`` of the signed-in shopper, or None."""
+    """``{id, email, name, role, email_verified}`` of the signed-in shopper, or None."""
     if not has_session(request):
         return None
     auth = _session_auth(request)
@@ -73,7 +78,7 @@ def log_in(request: Request, email: str, password: str) -> dict[str, Any]:
     request.session[AUTH_KEY] = {
         "token": issued["token"],
         "expires_at": issued.get("expires_at"),
-        "user": {key: user.get(key) for key in ("id", "email", "name", "role")},
+        "user": {key: user.get(key) for key in USER_KEYS},
     }
     from .views.cart import adopt_cart_on_login
 
@@ -92,9 +97,36 @@ def log_out(request: Request) -> None:
     rotate_session(request)
 
 
-def forget_expired_login(request: Request) -> None:
-    """The API no longer accepts our token: sign the shopper out locally."""
+def remember_user(request: Request, user: dict[str, Any]) -> None:
+    """Update the session's copy of the signed-in user from what the API just said (``GET /me``...)."""
+    auth = _session_auth(request)
+    if auth is None:
+        return
+    known = dict(auth["user"])
+    known.update({key: user[key] for key in USER_KEYS if key in user})
+    if known != auth["user"]:
+        request.session[AUTH_KEY] = {**auth, "user": known}  # an assignment: the session is saved
+    request.__dict__["user"] = known  # request.user is reified
+
+
+def session_ended(request: Request) -> bool:
+    """Whether this request signed its shopper out because the API refused their token."""
+    return bool(request.environ.get(_ENDED))
+
+
+def end_revoked_session(request: Request) -> None:
+    """The API no longer accepts the shopper's token (revoked by a password reset or change, the
+    account deleted, or expired): sign them out here too, with a message, once per request.
+
+    Nothing is sent to the API (the token is dead already); the session gets a new id and keeps
+    nothing, so the page goes on as for a signed-out visitor.
+    """
+    if session_ended(request):
+        return
+    request.environ[_ENDED] = True
     rotate_session(request)
+    request.__dict__["user"] = None  # request.user is reified: this request is signed out from now on
+    request.session.flash("Your session has ended. Please log in again.", "info")
 
 
 class SessionSecurityPolicy:

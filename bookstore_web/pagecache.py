@@ -11,7 +11,8 @@ read again and expires.
 
 What differs per shopper is filled in per request: the CSRF field of each form
 (:data:`CSRF_SLOT`), the review form or log-in prompt (:data:`REVIEW_SLOT`),
-and the page chrome (header, cart count, flash messages). The entry holds the
+the wishlist button in the shopper's own state (:data:`WISHLIST_SLOT`; the
+neutral one in the signed-out visitors' page), and the page chrome (header, cart count, flash messages). The entry holds the
 shared part twice: as the page's main content, which the chrome of a signed-in
 shopper is rendered around, and as a whole page with the chrome of a
 signed-out visitor, whose only per-visitor parts are slots (:data:`CART_COUNT_SLOT`)
@@ -40,12 +41,13 @@ from bookstore_core.versioned import VersionedCache, book_version_key
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
 #: the shape of a cached entry; change it when the entry's keys change
-ENTRY_FORMAT = 2
+ENTRY_FORMAT = 3
 
 #: what ``csrf_input()`` renders while a shared fragment is built; a template cannot produce it
 #: from data (every value is HTML-escaped), so replacing it per request is safe
 CSRF_SLOT = Markup("<csrf-input/>")
 REVIEW_SLOT = Markup("<review-slot/>")
+WISHLIST_SLOT = Markup("<wishlist-slot/>")
 CART_COUNT_SLOT = Markup("<cart-count/>")
 
 

@@ -16,7 +16,7 @@ from pyramid.request import Request
 class WebRequest(Request):
     @reify
     def user(self) -> dict[str, Any] | None:
-        """``{id, email, name, role}`` of the signed-in shopper, or None."""
+        """``{id, email, name, role, email_verified}`` of the signed-in shopper, or None."""
         from .auth import current_user
 
         return current_user(self)
@@ -25,13 +25,14 @@ class WebRequest(Request):
     def api(self):
         """The API client bound to this page: its request id, the shopper's token and address."""
         from .api import RequestApi
-        from .auth import session_token
+        from .auth import end_revoked_session, session_token
 
         return RequestApi(
             self.registry["api_client"],
             getattr(self, "request_id", None),
             session_token(self),
             self.client_addr,
+            on_unauthorized=lambda: end_revoked_session(self),
         )
 
 

@@ -5,6 +5,10 @@
 * Security headers: a Content-Security-Policy with no inline script or style,
   ``nosniff``, a Referrer-Policy, ``frame-ancestors 'none'`` (and the older
   ``X-Frame-Options``), and HSTS in production.
+* Pages whose URL carries a secret (``/reset-password/{token}``, ``/verify-email/{token}``)
+  are sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``, their
+  error pages too: the token never leaves in a ``Referer``, not even to this shop's own
+  static files, and no cache keeps the page.
 * Pages that depend on the session are ``private, no-cache``; htmx fragments
   and full pages share URLs, so they ``Vary`` on ``HX-Request``.
 * Redirects keep the relative ``Location`` the view set (never one built from the
@@ -49,6 +53,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+#: routes whose URL carries a secret token (see the module docstring)
+SECRET_URL_ROUTES = frozenset({"reset_password", "verify_email"})
+
 Handler = Callable[[Request], Response]
 
 
@@ -58,6 +65,10 @@ def security_headers_tween(handler: Handler, registry: Registry) -> Handler:
     def tween(request: Request) -> Response:
         response = handler(request)
         headers = response.headers
+        route = getattr(request, "matched_route", None)
+        if route is not None and route.name in SECRET_URL_ROUTES:
+            headers["Referrer-Policy"] = "no-referrer"
+            headers["Cache-Control"] = "no-store"
         for name, value in SECURITY_HEADERS.items():
             headers.setdefault(name, value)
         if production:

@@ -35,6 +35,30 @@ def see_other(request: Request, location: str) -> Response:
     return HTTPSeeOther(location=location)
 
 
+def form_values(request: Request, *names: str) -> dict[str, str]:
+    """The named fields of a posted form, stripped (missing ones empty)."""
+    return {name: (request.POST.get(name) or "").strip() for name in names}
+
+
+def session_for_forms(request: Request) -> None:
+    """Give a visitor without a session one now, so this page's forms carry its own CSRF token.
+
+    For pages sent with ``Referrer-Policy: no-referrer``: a browser posts their forms with
+    ``Origin: null`` and no ``Referer``, so the session-less form token (which needs the shop's
+    origin as proof, see :mod:`bookstore_web.sessions`) could never be accepted from them.
+    """
+    from ..sessions import live_session
+
+    if live_session(request) is None:
+        request.session.get_csrf_token()  # stores the token: the session is saved and its cookie set
+
+
+def retry_minutes(exc: Any) -> int | None:
+    """Whole minutes to wait, from a 429's ``details.retry_after`` (seconds), when the API says."""
+    wait = exc.details.get("retry_after") if isinstance(getattr(exc, "details", None), dict) else None
+    return max(1, -(-int(wait) // 60)) if isinstance(wait, int) and wait > 0 else None
+
+
 def safe_next(value: Any, default: str = "/") -> str:
     """Only local paths are acceptable redirect targets (no ``//evil.example``), in printable
     ASCII only: no control characters, spaces or anything a browser would strip or re-read."""

@@ -1,4 +1,4 @@
-"""Accounts: register, log in, log out and the account page.
+"""Accounts: register, log in, log out and the account page (its other pages: profile, addresses, wishlist, data).
 
 Forms post and redirect; invalid input re-renders the form (status 400) with
 messages next to the fields. The password never leaves the server except to
@@ -16,7 +16,7 @@ from pyramid.view import view_config
 from bookstore_core.accounts import password_problem
 
 from ..api import ApiError
-from ..auth import log_in, log_out
+from ..auth import log_in, log_out, remember_user
 from . import safe_next, see_other
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -131,6 +131,7 @@ def logout_submit(request: Request) -> Any:
 @view_config(route_name="account", renderer="accounts/account.html", request_method="GET", permission="authenticated")
 def account(request: Request) -> dict[str, Any]:
     me = request.api.get("/me")
+    remember_user(request, me)  # a name, address or confirmation changed elsewhere shows everywhere now
     return {"me": me}
 
 

@@ -19,11 +19,12 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..api import ApiError
-from ..auth import is_staff
-from ..pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT
+from ..auth import is_staff, remember_user
+from ..pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT, WISHLIST_SLOT
 from ..sessions import cart_count, has_session
 from ..templating import FLASH_QUEUES, csrf_field, render_partial
 from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, see_other
+from .wishlist import in_wishlist, wishlist_button
 
 PER_PAGE = 24
 SORT_CHOICES = [
@@ -138,6 +139,23 @@ def _can_review(request: Request, book_id: int) -> bool:
         return False
 
 
+def _unverified(request: Request) -> bool:
+    """Whether the signed-in shopper has not confirmed their e-mail address (reviews need it).
+
+    The session remembers what the API said at log-in; before telling the shopper, ask again
+    (they may have confirmed it in another browser since).
+    """
+    user = request.user
+    if user is None or user.get("email_verified") is not False:
+        return False
+    try:
+        me = request.api.get("/me")
+    except ApiError:
+        return False
+    remember_user(request, me)
+    return me.get("email_verified") is False
+
+
 def _book_detail(request: Request, book_id: int, *, visitor_page: bool = True) -> dict[str, str]:
     """The part of a book page that is the same for every shopper, rendered (see bookstore_web.pagecache).
 
@@ -152,25 +170,45 @@ def _book_detail(request: Request, book_id: int, *, visitor_page: bool = True) -
         reviews=reviews.get("items", []),
         shared_fragment=True,
         review_slot=REVIEW_SLOT,
+        wishlist_slot=WISHLIST_SLOT,
     )
     description = found.get("description") or found.get("title") or ""
     page = {"title": found.get("title") or "", "description": description, "body": body}
+    page["book"] = {"id": found["id"], "title": found.get("title") or ""}  # for the wishlist button
     if not visitor_page:
         return page
     visitor = render_partial(request, "catalog/book.html", page=page, shared_fragment=True)
     login_prompt = render_partial(
         request, "catalog/_review_form.html", book_id=book_id, can_review=False, signed_out=True
     )
-    page["visitor_page"] = visitor.replace(REVIEW_SLOT, login_prompt)
+    # every signed-out visitor gets the neutral button (its CSRF field is a slot, filled per request)
+    neutral = render_partial(
+        request,
+        "partials/wishlist_button.html",
+        book=page["book"],
+        in_list=None,
+        next_url=request.route_path("book", book_id=book_id),
+        shared_fragment=True,
+    )
+    page["visitor_page"] = visitor.replace(REVIEW_SLOT, login_prompt).replace(WISHLIST_SLOT, neutral)
     return page
 
 
-def _fill(html: str, request: Request, *, review_part: str | None = None, cart_count: str | None = None) -> Markup:
+def _fill(
+    html: str,
+    request: Request,
+    *,
+    review_part: str | None = None,
+    wishlist_part: str | None = None,
+    cart_count: str | None = None,
+) -> Markup:
     """The shared HTML with this shopper's parts put in its slots."""
-    if CSRF_SLOT in html:
-        html = html.replace(CSRF_SLOT, csrf_field(request))
     if review_part is not None:
         html = html.replace(REVIEW_SLOT, review_part)
+    if wishlist_part is not None:
+        html = html.replace(WISHLIST_SLOT, wishlist_part)
+    if CSRF_SLOT in html:
+        html = html.replace(CSRF_SLOT, csrf_field(request))
     if cart_count is not None:
         html = html.replace(CART_COUNT_SLOT, cart_count)
     return Markup(html)  # noqa: S704 - rendered by our templates, every value in it escaped then
@@ -197,15 +235,21 @@ def book_page(
     if can_review is None and request.user is None and not _has_flashes(request):
         count = str(cart_count(request))
         return Response(_fill(detail["visitor_page"], request, cart_count=count), content_type="text/html")
+    allowed = _can_review(request, book_id) if can_review is None else can_review
     review_part = render_partial(
         request,
         "catalog/_review_form.html",
         book_id=book_id,
-        can_review=_can_review(request, book_id) if can_review is None else can_review,
+        can_review=allowed,
+        unverified=not allowed and _unverified(request),
         review_form=review_form or {},
         review_errors=review_errors or {},
     )
-    body = _fill(detail["body"], request, review_part=review_part)
+    book = detail.get("book") or {"id": book_id, "title": detail["title"]}
+    wishlist_part = wishlist_button(
+        request, book, state=in_wishlist(request, book_id), next_url=request.route_path("book", book_id=book_id)
+    )
+    body = _fill(detail["body"], request, review_part=review_part, wishlist_part=wishlist_part)
     return {"page": {"title": detail["title"], "description": detail["description"], "body": body}}
 
 
@@ -257,6 +301,9 @@ def post_review(request: Request) -> Any:
         except ApiError as exc:
             if exc.status == 409:
                 request.session.flash("You have already reviewed this book.", "info")
+                return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
+            if exc.status == 403 and _unverified(request):
+                request.session.flash("Please confirm your email address before writing reviews.", "error")
                 return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
             if exc.status == 403:
                 request.session.flash("Only readers who bought this book can review it.", "error")

@@ -81,11 +81,11 @@ def http_exception_view(exc: HTTPException, request: Request) -> Response:
 
 def api_error_view(exc: ApiError, request: Request) -> Response:
     if exc.status == 401:
-        from ..auth import forget_expired_login
+        # the shopper's token was refused: request.api has ended their session already (once)
+        from ..auth import end_revoked_session
 
         if not _signed_out(request):
-            forget_expired_login(request)
-            request.session.flash("Your session has ended. Please log in again.", "info")
+            end_revoked_session(request)
         return _to_login(request)
     if exc.status in (403, 404, 429):
         return error_page(request, exc.status)

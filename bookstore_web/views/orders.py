@@ -6,10 +6,15 @@ a retry after a timeout — sends the same key, and the API returns the order it
 already made instead of making a second one. A form that failed (declined
 card, out of stock, invalid address) is shown again with a fresh key, since
 nothing was created.
+
+A shopper with saved addresses chooses one (the default is chosen already) or
+types a new one, which they may keep in their address book; the order is sent
+with the saved address's ``address_id`` (the API refuses another account's).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
@@ -19,49 +24,23 @@ from pyramid.view import view_config
 
 from bookstore_core import cards
 
-from ..api import ApiError
+from ..api import ApiError, ApiUnavailable
 from ..templating import to_decimal
 from . import pages, path_id, positive_int, see_other
+from .addresses import COUNTRIES, COUNTRY_NAMES, address_errors, saved_addresses
 from .cart import cart_view, forget_cart, load_cart
+
+log = logging.getLogger(__name__)
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
 PAYMENT_FIELDS = ("card_number", "expiry", "cvc")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9-]{16,64}$")
-COUNTRIES = [
-    ("US", "United States"),
-    ("CA", "Canada"),
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("DE", "Germany"),
-    ("FR", "France"),
-    ("ES", "Spain"),
-    ("IT", "Italy"),
-    ("NL", "Netherlands"),
-    ("PT", "Portugal"),
-    ("AU", "Australia"),
-    ("NZ", "New Zealand"),
-]
-COUNTRY_CODES = {code for code, _ in COUNTRIES}
+#: the address choice of a shopper with saved addresses: one of their ids, or a new address
+NEW_ADDRESS = "new"
 
 
-def validate_checkout(form: dict[str, str]) -> dict[str, str]:
-    """Field -> message for what the shopper must fix before we try to place the order."""
+def payment_errors(form: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    required = {
-        "name": "Enter the name of the person receiving the parcel.",
-        "line1": "Enter the street address.",
-        "city": "Enter the town or city.",
-        "postal_code": "Enter the postal code.",
-    }
-    for name, message in required.items():
-        if not form.get(name):
-            errors[name] = message
-        elif len(form[name]) > 200:
-            errors[name] = "Use at most 200 characters."
-    if len(form.get("line2", "")) > 200:
-        errors["line2"] = "Use at most 200 characters."
-    if form.get("country") not in COUNTRY_CODES:
-        errors["country"] = "Choose a country we deliver to."
     if not cards.number_valid(cards.normalize_number(form.get("card_number", ""))):
         errors["card_number"] = "Enter a valid card number (the long number on the front of the card)."
     expiry = cards.parse_expiry(form.get("expiry", ""))
@@ -74,12 +53,41 @@ def validate_checkout(form: dict[str, str]) -> dict[str, str]:
     return errors
 
 
-def _checkout_context(request: Request, cart: dict[str, Any], form: dict[str, str], errors: dict[str, str]):
+def validate_checkout(form: dict[str, str], *, new_address: bool = True) -> dict[str, str]:
+    """Field -> message for what the shopper must fix before we try to place the order."""
+    errors = address_errors(form, ADDRESS_FIELDS) if new_address else {}
+    errors.update(payment_errors(form))
+    return errors
+
+
+def _saved_addresses(request: Request) -> list[dict[str, Any]]:
+    """The shopper's address book for checkout (empty when it cannot be read: typing one still works)."""
+    try:
+        return saved_addresses(request)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        log.warning("checkout without the address book: %s", exc)
+        return []
+    except ApiUnavailable as exc:
+        log.warning("checkout without the address book: %s", exc)
+        return []
+
+
+def _checkout_context(
+    request: Request,
+    cart: dict[str, Any],
+    form: dict[str, str],
+    errors: dict[str, str],
+    addresses: list[dict[str, Any]],
+):
     return {
         "cart": cart,
         "form": form,
         "errors": errors,
         "countries": COUNTRIES,
+        "country_names": COUNTRY_NAMES,
+        "addresses": addresses,
         "idempotency_key": str(uuid.uuid4()),
         "short": [],
     }
@@ -92,14 +100,28 @@ def checkout_form(request: Request) -> Any:
         request.session.flash("Your cart is empty. Add a book before checking out.", "info")
         return see_other(request, request.route_path("cart"))
     user = request.user or {}
-    return _checkout_context(request, cart, {"name": user.get("name") or "", "country": "US"}, {})
+    addresses = _saved_addresses(request)
+    # the default address is chosen already (the API lists it first); else the first saved one
+    choice = str(addresses[0]["id"]) if addresses else NEW_ADDRESS
+    form = {"name": user.get("name") or "", "country": "US", "address_id": choice}
+    return _checkout_context(request, cart, form, {}, addresses)
+
+
+def _address_choice(request: Request, addresses: list[dict[str, Any]]) -> str:
+    """``"new"`` or a saved address's id as the shopper chose it (digits only; the API checks whose it is)."""
+    value = (request.POST.get("address_id") or "").strip()
+    if addresses and value.isascii() and value.isdigit() and len(value) <= 19 and int(value) >= 1:
+        return value
+    return NEW_ADDRESS
 
 
 @view_config(route_name="checkout", renderer="orders/checkout.html", request_method="POST", permission="authenticated")
 def checkout_submit(request: Request) -> Any:
     form = {name: (request.POST.get(name) or "").strip() for name in ADDRESS_FIELDS + PAYMENT_FIELDS}
     key = request.POST.get("idempotency_key") or ""
+    save_address = request.POST.get("save_address") in ("1", "on", "true")
     cart = load_cart(request)
+    addresses: list[dict[str, Any]] = []
     if not IDEMPOTENCY_KEY.match(key):
         errors = {"form": "This checkout form has expired. Please check your details and place the order again."}
     elif cart is None or not cart["lines"]:
@@ -109,32 +131,67 @@ def checkout_submit(request: Request) -> Any:
         request.session.flash("Your cart is empty. Add a book before checking out.", "info")
         return see_other(request, request.route_path("cart"))
     else:
-        errors = validate_checkout(form)
+        addresses = _saved_addresses(request)
+        form["address_id"] = _address_choice(request, addresses)
+        errors = validate_checkout(form, new_address=form["address_id"] == NEW_ADDRESS)
+    form.setdefault("address_id", NEW_ADDRESS)
+    new_address = form["address_id"] == NEW_ADDRESS
     short: list[dict[str, Any]] = []
     status = 400
     if not errors:
-        body = {
+        body: dict[str, Any] = {
             "cart_id": cart["id"],
-            "shipping_address": {name: form[name] for name in ADDRESS_FIELDS if form[name]},
             "payment": {
                 "card_number": cards.normalize_number(form["card_number"]),
                 "expiry": form["expiry"].replace(" ", ""),
                 "cvc": form["cvc"],
             },
         }
+        if new_address:
+            body["shipping_address"] = {name: form[name] for name in ADDRESS_FIELDS if form[name]}
+        else:
+            body["address_id"] = int(form["address_id"])
         try:
             order = request.api.post("/orders", body, headers={"Idempotency-Key": key})
         except ApiError as exc:
-            errors, short = _checkout_errors(exc, cart)
-            status = exc.status if exc.status in (402, 409) else 400
+            if exc.status == 404 and not new_address:
+                errors = {"address_id": "This address is no longer in your address book. Please choose another."}
+            else:
+                errors, short = _checkout_errors(exc, cart)
+                status = exc.status if exc.status in (402, 409) else 400
         else:
             forget_cart(request)
             request.session["last_order_key"] = [key, order["id"]]
+            if new_address and save_address:
+                _save_address(request, body["shipping_address"], addresses)
             return see_other(request, request.route_path("order", order_id=order["id"], _query={"placed": "1"}))
-    context = _checkout_context(request, cart or cart_view({"items": []}), _without_card(form), errors)
+    if errors.get("address_id"):
+        addresses = _saved_addresses(request)  # as it is now
+    context = _checkout_context(request, cart or cart_view({"items": []}), _without_card(form), errors, addresses)
     context["short"] = short
+    context["save_address"] = save_address
     request.response.status = status
     return context
+
+
+def _save_address(request: Request, address: dict[str, str], saved: list[dict[str, Any]]) -> None:
+    """Keep the address the order went to in the address book (once: a double submit saves it once).
+
+    After the order is placed, so a declined card saves nothing; failing to save fails no order.
+    """
+
+    def same(a: dict[str, Any]) -> bool:
+        return all((a.get(name) or "").strip().lower() == (address.get(name) or "").lower() for name in ADDRESS_FIELDS)
+
+    try:
+        if any(same(a) for a in saved_addresses(request)):
+            return
+        request.api.post("/me/addresses", {**address, "is_default": not saved})
+    except (ApiError, ApiUnavailable) as exc:
+        log.warning("could not save the checkout address: %s", exc)
+        request.session.flash("Your order is placed, but the address could not be saved in your address book.", "info")
+    else:
+        request.session.flash("The address is saved in your address book.", "success")
 
 
 def _order_for_key(request: Request, key: str) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
 
-  // After htmx replaces the catalogue results or the cart, move focus to their heading
+  // After htmx replaces the catalogue results, the cart or the wishlist, move focus to their heading
   // so screen-reader and keyboard users land on the new content.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.elt;
@@ -10,6 +10,7 @@
     var heading = null;
     if (target.id === "results") heading = document.getElementById("results-title");
     if (target.id === "cart") heading = document.getElementById("cart-title");
+    if (target.id === "wishlist") heading = document.getElementById("wishlist-title");
     if (heading) heading.focus({ preventScroll: false });
   });
 
