@@ -115,7 +115,19 @@ STATUS_LABELS = {
 
 FLASH_QUEUES = ("success", "info", "error")
 
-CHROME_ROUTES = ("home", "books", "search_suggest", "cart", "orders", "account", "staff", "logout", "login", "register")
+CHROME_ROUTES = (
+    "home",
+    "books",
+    "search_suggest",
+    "cart",
+    "orders",
+    "wishlist",
+    "account",
+    "staff",
+    "logout",
+    "login",
+    "register",
+)
 CHROME_STATIC = {
     "site_css": "bookstore_web:static/css/site.css",
     "favicon": "bookstore_web:static/img/favicon.svg",

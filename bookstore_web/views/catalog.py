@@ -143,10 +143,11 @@ def _unverified(request: Request) -> bool:
     """Whether the signed-in shopper has not confirmed their e-mail address (reviews need it).
 
     The session remembers what the API said at log-in; before telling the shopper, ask again
-    (they may have confirmed it in another browser since).
+    (they may have confirmed it in another browser since). Only asked when the API said the
+    shopper may not review the book, and remembered then.
     """
     user = request.user
-    if user is None or user.get("email_verified") is not False:
+    if user is None or user.get("email_verified") is True:
         return False
     try:
         me = request.api.get("/me")

@@ -30,6 +30,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..api import ApiError, ApiUnavailable
+from ..auth import session_ended
 from ..sessions import live_session
 from ..templating import render_partial
 from . import htmx_target, is_htmx, pages, path_id, positive_int, safe_next, see_other
@@ -126,10 +127,12 @@ def wishlist_change(request: Request) -> Response:
     next_url = safe_next(request.POST.get("next"), request.route_path("book", book_id=book_id))
     suffix = request.POST.get("suffix") or ""
     suffix = suffix if SUFFIX.match(suffix) else ""
+    known = wishlist_ids(request)  # a token the API refuses signs the shopper out here
     if request.user is None:
-        request.session.flash("Log in to keep a wishlist. We will bring you back to the book.", "info")
+        if not session_ended(request):
+            request.session.flash("Log in to keep a wishlist. We will bring you back to the book.", "info")
         return see_other(request, request.route_path("login", _query={"next": next_url}))
-    ids = set(wishlist_ids(request) or ())
+    ids = set(known or ())
     if adding:
         request.api.put(f"/me/wishlist/{book_id}", {})  # an unknown book: the friendly 404 page
         ids.add(book_id)
