@@ -44,6 +44,8 @@ MAX_API_PAGES = 10
 PER_PAGE = 24
 SUFFIX = re.compile(r"^-?[a-z]{0,12}$")
 _REQUEST_CACHE = "bookstore_web.wishlist_ids"
+#: routes that answer only with a part of another page (loaded by htmx)
+FRAGMENT_ROUTES = frozenset({"book_more"})
 
 
 def _book(item: dict[str, Any]) -> dict[str, Any]:
@@ -98,11 +100,13 @@ def in_wishlist(request: Request, book_id: int) -> bool | None:
 
 
 def return_to(request: Request) -> str:
-    """The page a wishlist button should lead back to: this one (for htmx, the page it was loaded into)."""
-    if is_htmx(request):
+    """The page a wishlist button should lead back to: this one, or for a fragment that htmx loads
+    into a page (or a form's answer), that page."""
+    route = getattr(request, "matched_route", None)
+    if is_htmx(request) and (request.method != "GET" or (route is not None and route.name in FRAGMENT_ROUTES)):
         current = urlsplit(request.headers.get("HX-Current-URL") or "")
         path = current.path + (f"?{current.query}" if current.query else "")
-        return safe_next(path, request.path)
+        return safe_next(path, "/")
     return safe_next(request.path_qs, "/")
 
 
