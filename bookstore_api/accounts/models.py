@@ -53,7 +53,7 @@ class AuthToken(Base):
 
 
 #: what an account token is for
-PASSWORD_RESET = "password_reset"
+PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
 VERIFY_EMAIL = "verify_email"
 ACCOUNT_TOKEN_PURPOSES = (PASSWORD_RESET, VERIFY_EMAIL)
 

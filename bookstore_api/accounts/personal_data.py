@@ -36,7 +36,7 @@ from .schemas import user_out
 from .services import TokenService
 
 #: what a closed account's password hash is: no password verifies against it
-UNUSABLE_PASSWORD = "!closed"
+UNUSABLE_PASSWORD = "!closed"  # noqa: S105 - not an argon2 hash: nothing verifies against it
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -44,7 +44,7 @@ VERIFY_TTL = dt.timedelta(hours=24)
 #: a token as it appears in a link (base64url of 32 bytes is 43 characters)
 TOKEN_BYTES = 32
 
-INVALID_TOKEN_MESSAGE = "This link is not valid: it was already used, has expired, or was never issued."
+INVALID_TOKEN_MESSAGE = "This link is not valid: it was already used, has expired, or was never issued."  # noqa: S105
 
 
 def hash_token(token: str) -> bytes:

@@ -35,10 +35,11 @@ def _money(value: Any) -> str:
     return f"{Decimal(value):.2f}"
 
 
-def _environment(autoescape: bool) -> jinja2.Environment:
+def _environment() -> jinja2.Environment:
+    """``*.html`` templates are autoescaped; ``*.txt`` ones are plain text and are not."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=autoescape,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
     )
@@ -63,8 +64,7 @@ class MailComposer:
     def __init__(self, storefront_url: str, shop_name: str = "Bookstore"):
         self.storefront_url = storefront_url.rstrip("/")
         self.shop_name = shop_name
-        self._text = _environment(autoescape=False)
-        self._html = _environment(autoescape=True)
+        self._templates = _environment()
 
     def link(self, path: str) -> str:
         """An absolute link to a storefront page (``path`` starts with ``/``)."""
@@ -72,10 +72,10 @@ class MailComposer:
 
     def render(self, kind: str, **context: Any) -> RenderedMail:
         context = {"shop_name": self.shop_name, "shop_url": self.storefront_url, **context}
-        module = self._text.get_template(f"{kind}.txt").make_module(context)
+        module = self._templates.get_template(f"{kind}.txt").make_module(context)
         subject = " ".join(str(module.subject).split())
         text = str(module).strip() + "\n"
-        html = self._html.get_template(f"{kind}.html").render(context, subject=subject)
+        html = self._templates.get_template(f"{kind}.html").render(context, subject=subject)
         return RenderedMail(subject, text, html)
 
     def row(self, kind: str, recipient: str, payload: dict | None = None, **context: Any) -> dict[str, Any]:
