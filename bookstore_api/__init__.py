@@ -46,14 +46,16 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".http.validation")
         config.include(".http.health")
         # the domains
+        config.include(".mail")
         config.include(".accounts")
+        config.include(".addresses")
         config.include(".catalog")
         config.include(".carts")
         config.include(".inventory")
         config.include(".payments")
         config.include(".orders")
         config.include(".reviews")
-        config.include(".mail")
+        config.include(".wishlist")
         config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
         config.add_tween(
             "bookstore_api.http.tweens.relative_location_tween", under="bookstore_core.logs.request_id_tween"

@@ -37,6 +37,14 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_FREE_SHIPPING_FROM": ("bookstore.free_shipping_from", str),
     "BOOKSTORE_SMTP_URL": ("bookstore.smtp_url", str),
     "BOOKSTORE_MAIL_FROM": ("bookstore.mail_from", str),
+    "BOOKSTORE_STOREFRONT_URL": ("bookstore.storefront_url", str),
+    "BOOKSTORE_SHOP_NAME": ("bookstore.shop_name", str),
+    "BOOKSTORE_PASSWORD_RESET_MAX_PER_ADDRESS": ("bookstore.password_reset_max_per_address", int),
+    "BOOKSTORE_PASSWORD_RESET_MAX_PER_PAIR": ("bookstore.password_reset_max_per_pair", int),
+    "BOOKSTORE_PASSWORD_RESET_MAILS_PER_EMAIL": ("bookstore.password_reset_mails_per_email", int),
+    "BOOKSTORE_PASSWORD_RESET_WINDOW_SECONDS": ("bookstore.password_reset_window_seconds", int),
+    "BOOKSTORE_VERIFICATION_MAILS_PER_USER": ("bookstore.verification_mails_per_user", int),
+    "BOOKSTORE_VERIFICATION_WINDOW_SECONDS": ("bookstore.verification_window_seconds", int),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -61,6 +69,18 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.trusted_proxies": "127.0.0.0/8,::1/128",
     "bookstore.free_shipping_from": "50.00",
     "bookstore.mail_from": "Bookstore <orders@bookstore.test>",
+    # where links in mails point: the storefront's public base URL (make run serves it here)
+    "bookstore.storefront_url": "http://127.0.0.1:6544",
+    "bookstore.shop_name": "Bookstore",
+    # password reset requests: per client address (429), per (target e-mail, client address) (429),
+    # and mails per target e-mail (beyond it the request still answers 202 but sends nothing)
+    "bookstore.password_reset_max_per_address": 20,
+    "bookstore.password_reset_max_per_pair": 5,
+    "bookstore.password_reset_mails_per_email": 3,
+    "bookstore.password_reset_window_seconds": 3600,
+    # verification mails (resends and address changes) per account
+    "bookstore.verification_mails_per_user": 5,
+    "bookstore.verification_window_seconds": 3600,
 }
 
 

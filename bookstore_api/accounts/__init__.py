@@ -1,4 +1,5 @@
-"""Accounts: users, roles, argon2 passwords, bearer tokens and log-in throttling."""
+"""Accounts: users, roles, argon2 passwords, bearer tokens, log-in throttling, mailed one-time links
+(password reset, e-mail verification), the profile and the account's personal data."""
 
 from __future__ import annotations
 
@@ -7,3 +8,4 @@ from pyramid.config import Configurator
 
 def includeme(config: Configurator) -> None:
     config.include(".services")
+    config.include(".recovery")

@@ -13,4 +13,10 @@ def parse_registration(body: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def user_out(user: User) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "email_verified": user.email_verified_at is not None,
+    }

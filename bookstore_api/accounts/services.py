@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import orjson
+import transaction
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pyramid.config import Configurator
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from bookstore_core.accounts import password_problem
 from bookstore_core.redisstore import RedisStore
 
-from ..exceptions import Busy, Conflict, InvalidInput, RateLimited
+from ..exceptions import Busy, Conflict, Forbidden, InvalidInput, RateLimited
 from ..infra.throttle import Backoff, WindowLimit, digest, longest_wait
 from .identity import Identity
 from .models import ROLES, AuthToken, User
@@ -148,6 +149,18 @@ class UserService:
         check_password(password, user.email)
         user.password_hash = self.passwords.hash(password)
 
+    def confirm_password(self, user: User, password: str, throttle: LoginThrottle, address: str) -> None:
+        """A signed-in user re-enters their password (to change it, their address, or close the account).
+
+        Wrong guesses count against the same limits as log-ins of that account from that
+        address (a stolen token gets no more guesses than the log-in form): 403, then 429.
+        """
+        throttle.check(user.email, address)
+        if not user.is_active or not self.passwords.verify(user.password_hash, password):
+            throttle.failure(user.email, address)
+            raise Forbidden("The password is not right.", code="wrong_password")
+        throttle.success(user.email, address)
+
 
 class TokenService:
     def __init__(self, dbsession: Session, redis: RedisStore, ttl_seconds: int):
@@ -203,6 +216,37 @@ class TokenService:
         )
         key = self._cache_key(token_hash)
         self.redis.call(lambda r: r.delete(key))
+
+    def revoke_all(self, user_id: int, *, keep: bytes | None = None) -> int:
+        """Revoke every live token of the account (but ``keep``, the caller's own); returns how many."""
+        condition = [AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None)]
+        if keep is not None:
+            condition.append(AuthToken.token_hash != keep)
+        revoked = self.db.scalars(
+            update(AuthToken).where(*condition).values(revoked_at=utcnow()).returning(AuthToken.token_hash)
+        ).all()
+        self._drop_cached(list(revoked))
+        return len(revoked)
+
+    def forget_cached(self, user_id: int) -> None:
+        """The account's e-mail, name or role changed: its tokens' cached identities go (now and at commit)."""
+        hashes = self.db.scalars(
+            select(AuthToken.token_hash).where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        ).all()
+        self._drop_cached(list(hashes))
+
+    def _drop_cached(self, hashes: list[bytes]) -> None:
+        """Delete the cached identities now and again once the transaction commits: a request that
+        re-cached one from the database in between (before the commit) would otherwise keep it alive."""
+        if not hashes:
+            return
+        keys = [self._cache_key(token_hash) for token_hash in hashes]
+
+        def drop(*args: object) -> None:
+            self.redis.call(lambda r: r.delete(*keys))
+
+        drop()
+        transaction.get().addAfterCommitHook(drop)
 
 
 class LoginThrottle:

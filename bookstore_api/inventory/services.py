@@ -6,7 +6,8 @@ other instead of deadlocking and can never take more than there is; each
 statement also writes its ledger row. A cancelled order's stock comes back the
 same way (ascending ids, a ledger row per book), and staff restock and adjust
 through :meth:`InventoryService.change_stock`. Each change bumps the book's
-cache version once the transaction commits.
+cache version once the transaction commits. A change that brings a book back
+from 0 queues the back-in-stock mails of its wishlist in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
 from ..exceptions import InsufficientStock, NotFound, OutOfStock
+from ..mail.messages import MailComposer
+from ..wishlist.services import queue_back_in_stock
 from .models import StockMovement
 
 #: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
@@ -48,9 +51,15 @@ def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> lis
 
 
 class InventoryService:
-    def __init__(self, dbsession: Session, cache: CatalogCache | None = None):
+    def __init__(self, dbsession: Session, cache: CatalogCache | None = None, mail: MailComposer | None = None):
         self.db = dbsession
         self.cache = cache
+        self.mail = mail
+
+    def _came_back(self, book_id: int, before: int, after: int) -> None:
+        """Stock went from none to some: the wishers hear of it (once per restock)."""
+        if before <= 0 < after and self.mail is not None:
+            queue_back_in_stock(self.db, self.mail, book_id)
 
     def change_stock(
         self,
@@ -74,6 +83,7 @@ class InventoryService:
             if current is None:
                 raise NotFound("book")
             raise InsufficientStock(book_id, current, delta)
+        self._came_back(book_id, row.stock_quantity - delta, row.stock_quantity)
         return self.record(
             book_id, delta, reason, row.stock_quantity, note=note, actor_user_id=actor_user_id, order_id=order_id
         )
@@ -108,6 +118,7 @@ class InventoryService:
                 )
                 .returning(Book.stock_quantity)
             ).scalar_one()
+            self._came_back(book_id, resulting - quantity, resulting)
             self.record(book_id, quantity, "cancel", resulting, order_id=order_id, actor_user_id=actor_user_id)
 
     def current_shortages(self, items: list[tuple[int, int]]) -> list[dict]:
@@ -200,6 +211,8 @@ def movement_out(movement: StockMovement) -> dict:
 
 def includeme(config: Configurator) -> None:
     config.register_service_factory(
-        lambda context, request: InventoryService(request.dbsession, request.registry["catalog_cache"]),
+        lambda context, request: InventoryService(
+            request.dbsession, request.registry["catalog_cache"], request.registry["mail"]
+        ),
         InventoryService,
     )

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pyramid.config import Configurator
 
+from .messages import MailComposer
+
 
 def includeme(config: Configurator) -> None:
-    """Nothing to wire per request: services write outbox rows, ``bookstore send-mail`` sends them."""
+    """The composer every service that writes mail uses (``registry["mail"]``); ``bookstore send-mail`` sends."""
+    settings = config.get_settings()
+    config.registry["mail"] = MailComposer(
+        str(settings["bookstore.storefront_url"]), str(settings.get("bookstore.shop_name", "Bookstore"))
+    )

@@ -26,6 +26,8 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(254), nullable=False)
     subject: Mapped[str] = mapped_column(String(300), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
+    #: the HTML alternative of ``body`` (messages are sent as multipart/alternative when present)
+    html_body: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -26,7 +26,15 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600
 
 
+#: what a sent message that held a one-time link keeps of its body (the link is a password reset or
+#: verification token: the database keeps only its hash, so the outbox must not keep it either)
+REDACTED_BODY = "(This message held a one-time link; its text was removed once it was sent.)\n"
+
+
 class SMTPTransport:
+    #: messages handed to a mail server leave no one-time links behind in the outbox
+    redacts_secrets = True
+
     def __init__(self, url: str, sender: str):
         parsed = urlparse(url)
         self.host = parsed.hostname or "127.0.0.1"
@@ -43,6 +51,8 @@ class SMTPTransport:
         email["To"] = message.recipient
         email["Subject"] = message.subject
         email.set_content(message.body)
+        if message.html_body:
+            email.add_alternative(message.html_body, subtype="html")
         factory = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
         with factory(self.host, self.port, timeout=10) as smtp:
             if self.starttls:
@@ -53,6 +63,11 @@ class SMTPTransport:
 
 
 class LogTransport:
+    """Development without a mail server: the message is logged (recipient, subject, kind) and kept
+    whole in the outbox, so ``bookstore mail show`` can display it, links included."""
+
+    redacts_secrets = False
+
     def send(self, message: OutboxMessage) -> None:
         log.info("mail", extra={"to": message.recipient, "subject": message.subject, "kind": message.kind})
 
@@ -88,6 +103,8 @@ class Mailer:
                     )
                 else:
                     message.sent_at = dt.datetime.now(dt.UTC)
+                    if message.payload.get("one_time_link") and self.transport.redacts_secrets:
+                        message.body, message.html_body = REDACTED_BODY, None
                     sent += 1
         return sent, failed
 

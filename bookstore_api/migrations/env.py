@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, pool, text
 
 # every domain's models, so Base.metadata is complete
 from bookstore_api.accounts import models as _accounts  # noqa: F401
+from bookstore_api.addresses import models as _addresses  # noqa: F401
 from bookstore_api.carts import models as _carts  # noqa: F401
 from bookstore_api.catalog import models as _catalog  # noqa: F401
 from bookstore_api.infra.db import driver_url
@@ -16,6 +17,7 @@ from bookstore_api.inventory import models as _inventory  # noqa: F401
 from bookstore_api.mail import models as _mail  # noqa: F401
 from bookstore_api.orders import models as _orders  # noqa: F401
 from bookstore_api.reviews import models as _reviews  # noqa: F401
+from bookstore_api.wishlist import models as _wishlist  # noqa: F401
 
 #: an arbitrary constant shared by every process that migrates this schema
 MIGRATION_LOCK_ID = 0x626F6F6B  # "book"

@@ -40,6 +40,7 @@ class Order(TimestampMixin, Base):
     ship_line1: Mapped[str] = mapped_column(String(200), nullable=False)
     ship_line2: Mapped[str | None] = mapped_column(String(200))
     ship_city: Mapped[str] = mapped_column(String(100), nullable=False)
+    ship_region: Mapped[str | None] = mapped_column(String(100))
     ship_postal_code: Mapped[str] = mapped_column(String(20), nullable=False)
     ship_country: Mapped[str] = mapped_column(String(2), nullable=False)
     payment_brand: Mapped[str] = mapped_column(String(20), nullable=False)

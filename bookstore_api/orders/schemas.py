@@ -24,24 +24,37 @@ class Address:
     city: str
     postal_code: str
     country: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
 class CheckoutRequest:
     cart_id: str | None
     items: tuple[tuple[int, int], ...]  # (book_id, quantity), merged by book
-    address: Address
+    address: Address | None  # None when the order ships to a saved address (``address_id``)
     card: Card
+    address_id: int | None = None
 
     def fingerprint(self) -> str:
         """A hash of what the request asks for; the card appears only as brand, last4 and expiry."""
         data = {
             "cart_id": self.cart_id,
             "items": self.items,
-            "address": self.address.__dict__,
+            "address": _address_key(self.address),
+            "address_id": self.address_id,
             "card": [self.card.brand, self.card.last4, self.card.expiry_month, self.card.expiry_year],
         }
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _address_key(address: Address | None) -> dict | None:
+    """The address as the fingerprint holds it (without ``region`` when there is none, as before regions)."""
+    if address is None:
+        return None
+    data = dict(address.__dict__)
+    if data.get("region") is None:
+        data.pop("region", None)
+    return data
 
 
 def _text(value: str) -> str:
@@ -51,6 +64,7 @@ def _text(value: str) -> str:
 
 def _address(raw: dict[str, Any]) -> Address:
     line2 = raw.get("line2")
+    region = raw.get("region")
     return Address(
         _text(raw["name"]),
         _text(raw["line1"]),
@@ -58,6 +72,7 @@ def _address(raw: dict[str, Any]) -> Address:
         _text(raw["city"]),
         _text(raw["postal_code"]),
         raw["country"].upper(),
+        _text(region) or None if region is not None else None,
     )
 
 
@@ -81,7 +96,8 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     if fields:
         raise InvalidInput("Some checkout details are not valid.", fields)
     assert card is not None
-    return CheckoutRequest(body.get("cart_id"), items, _address(body["shipping_address"]), card)
+    address = _address(body["shipping_address"]) if body.get("shipping_address") is not None else None
+    return CheckoutRequest(body.get("cart_id"), items, address, card, body.get("address_id"))
 
 
 def order_out(order: Order) -> dict[str, Any]:
@@ -107,6 +123,7 @@ def order_out(order: Order) -> dict[str, Any]:
             "line1": order.ship_line1,
             "line2": order.ship_line2,
             "city": order.ship_city,
+            "region": order.ship_region,
             "postal_code": order.ship_postal_code,
             "country": order.ship_country,
         },

@@ -29,24 +29,33 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from ..accounts.identity import Identity
+from ..accounts.models import User
+from ..addresses.models import SavedAddress
 from ..carts.services import CartService
 from ..catalog.models import Book
 from ..exceptions import Conflict, InvalidInput, NotFound, OutOfStock, PaymentDeclined, RateLimited
 from ..infra.throttle import WindowLimit, longest_wait
 from ..inventory.services import InventoryService, shortages
-from ..mail.models import OutboxMessage
+from ..mail.messages import MailComposer
 from ..payments.services import PaymentDeclined as CardDeclined
 from ..payments.services import PaymentProvider, new_attempt_key
 from ..reviews.services import withdraw_unbought_reviews
 from . import lifecycle
 from .models import IdempotencyKey, Order, OrderLine
-from .schemas import CheckoutRequest
+from .schemas import Address, CheckoutRequest
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 #: the largest total the orders table stores (``Numeric(precision, scale)``)
 MAX_ORDER_TOTAL = Decimal(10) ** (Order.__table__.c.total.type.precision - Order.__table__.c.total.type.scale) - CENT
 
+
+#: the mail each transition sends the customer
+STATUS_MAILS = {
+    lifecycle.SHIP: "order_shipped",
+    lifecycle.DELIVER: "order_delivered",
+    lifecycle.CANCEL: "order_cancelled",
+}
 
 #: the next order id, drawn when an Idempotency-Key is claimed
 NEXT_ORDER_ID = text("nextval(pg_get_serial_sequence('orders', 'id'))")
@@ -100,6 +109,7 @@ class OrderService:
         carts: CartService,
         inventory: InventoryService,
         declines: DeclineLimit | None = None,
+        mail: MailComposer | None = None,
     ):
         self.db = dbsession
         self.payments = payments
@@ -108,6 +118,7 @@ class OrderService:
         self.carts = carts
         self.inventory = inventory
         self.declines = declines
+        self.mail = mail
 
     # -- checkout --------------------------------------------------------------
 
@@ -155,6 +166,7 @@ class OrderService:
         if self.declines is not None:
             self.declines.check(identity.user_id, address)
         items, cart = self._wanted_items(request, identity)
+        ship_to = self._shipping_address(request, identity)
 
         books = {
             row.id: row
@@ -194,12 +206,13 @@ class OrderService:
             shipping=shipping,
             total=total,
             currency=self.currency,
-            ship_name=request.address.name,
-            ship_line1=request.address.line1,
-            ship_line2=request.address.line2,
-            ship_city=request.address.city,
-            ship_postal_code=request.address.postal_code,
-            ship_country=request.address.country,
+            ship_name=ship_to.name,
+            ship_line1=ship_to.line1,
+            ship_line2=ship_to.line2,
+            ship_city=ship_to.city,
+            ship_region=ship_to.region,
+            ship_postal_code=ship_to.postal_code,
+            ship_country=ship_to.country,
             payment_brand=charge.brand,
             payment_last4=charge.last4,
             payment_reference=charge.reference,
@@ -217,7 +230,14 @@ class OrderService:
         self.db.execute(
             insert(OrderLine.__table__), [_column_values(line) | {"order_id": order.id} for line in order.lines]
         )
-        self.db.execute(insert(OutboxMessage.__table__), [self._confirmation(order, identity)])
+        if self.mail is not None:
+            self.mail.queue(
+                self.db,
+                "order_confirmation",
+                identity.email,
+                {"order_id": order.id},
+                **self.mail.order_context(order, identity.name),
+            )
         if cart is not None:
             self.carts.empty(cart)
             self.db.flush()
@@ -267,20 +287,14 @@ class OrderService:
         current.addAfterCommitHook(refund)
         current.addAfterAbortHook(refund)
 
-    def _confirmation(self, order: Order, identity: Identity) -> dict[str, Any]:
-        lines = "\n".join(f"  {line.quantity} x {line.title} @ {line.unit_price:.2f}" for line in order.lines)
-        body = (
-            f"Hello {identity.name},\n\nThank you for your order #{order.id}.\n\n{lines}\n\n"
-            f"Subtotal: {order.subtotal:.2f} {order.currency}\nShipping: {order.shipping:.2f} {order.currency}\n"
-            f"Total: {order.total:.2f} {order.currency}\nPaid with {order.payment_brand} ending {order.payment_last4}.\n"
-        )
-        return {
-            "kind": "order_confirmation",
-            "recipient": identity.email,
-            "subject": f"Your order #{order.id}",
-            "body": body,
-            "payload": {"order_id": order.id},
-        }
+    def _shipping_address(self, request: CheckoutRequest, identity: Identity) -> Address:
+        """What the order ships to: the address in the request, or a copy of the customer's saved one."""
+        if request.address is not None:
+            return request.address
+        saved = self.db.get(SavedAddress, request.address_id)
+        if saved is None or saved.user_id != identity.user_id:
+            raise NotFound("address")
+        return Address(saved.name, saved.line1, saved.line2, saved.city, saved.postal_code, saved.country, saved.region)
 
     # -- reading ---------------------------------------------------------------
 
@@ -327,7 +341,18 @@ class OrderService:
                 self.db, self.inventory.cache, order.user_id, [line.book_id for line in order.lines]
             )
         self.db.refresh(order)
+        self._status_mail(order, step.action)
         return order
+
+    def _status_mail(self, order: Order, action: str) -> None:
+        """Tell the customer their order shipped, arrived, or was cancelled and refunded."""
+        kind = STATUS_MAILS.get(action)
+        customer = self.db.get(User, order.user_id)
+        if kind is None or self.mail is None or customer is None:
+            return
+        self.mail.queue(
+            self.db, kind, customer.email, {"order_id": order.id}, **self.mail.order_context(order, customer.name)
+        )
 
     def _undo_checkout(self, order: Order, identity: Identity) -> None:
         """A cancelled order's books go back in stock and its charge is refunded."""
@@ -368,11 +393,12 @@ def includeme(config: Configurator) -> None:
             shipping,
             currency,
             CartService(db, currency),
-            InventoryService(db, registry["catalog_cache"]),
+            InventoryService(db, registry["catalog_cache"], registry["mail"]),
             DeclineLimit(
                 WindowLimit(redis, "checkout:declines:user", *limit("user")),
                 WindowLimit(redis, "checkout:declines:addr", *limit("address")),
             ),
+            registry["mail"],
         )
 
     config.register_service_factory(factory, OrderService)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from pyramid.config import Configurator
-from sqlalchemy import Numeric, case, cast, exists, func, select, update
+from sqlalchemy import Numeric, case, cast, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,8 @@ class ReviewService:
         self._live_book(book_id)
         if not self.has_bought(user_id, book_id):
             raise Forbidden("Only customers who bought this book can review it.", code="not_a_buyer")
+        if self.db.scalar(select(User.email_verified_at).where(User.id == user_id)) is None:
+            raise Forbidden("Confirm your e-mail address before writing reviews.", code="email_unverified")
         review = Review(book_id=book_id, user_id=user_id, rating=rating, title=(title or None), body=body.strip())
         try:
             with self.db.begin_nested():
@@ -94,6 +96,39 @@ class ReviewService:
         return [(review, name) for review, name in rows], total
 
 
+def _take_out_of_ratings(db: Session, withdrawn: list[tuple[int, int]]) -> None:
+    """Take withdrawn ``(book_id, rating)`` reviews out of their books' ratings (one statement per book)."""
+    for book_id, rating in sorted(withdrawn):
+        db.execute(
+            update(Book)
+            .where(Book.id == book_id)
+            .values(
+                rating_sum=Book.rating_sum - rating,
+                rating_count=Book.rating_count - 1,
+                average_rating=case(
+                    (Book.rating_count <= 1, 0),
+                    else_=func.round(cast(Book.rating_sum - rating, Numeric) / (Book.rating_count - 1), 2),
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def delete_user_reviews(db: Session, cache: CatalogCache | None, user_id: int) -> int:
+    """A closed account's reviews go, and out of their books' ratings; returns how many."""
+    withdrawn = db.execute(
+        update(Review)
+        .where(Review.user_id == user_id, Review.withdrawn_at.is_(None))
+        .values(withdrawn_at=dt.datetime.now(dt.UTC))
+        .returning(Review.book_id, Review.rating)
+    ).all()
+    _take_out_of_ratings(db, [(book_id, rating) for book_id, rating in withdrawn])
+    removed = db.execute(delete(Review).where(Review.user_id == user_id).returning(Review.id)).all()
+    if withdrawn and cache is not None:
+        cache.after_commit_bump(books=[book_id for book_id, _ in withdrawn])
+    return len(removed)
+
+
 def withdraw_unbought_reviews(db: Session, cache: CatalogCache | None, user_id: int, book_ids: Iterable[int]) -> None:
     """After a cancel: the user's reviews of these books that no live purchase backs any more are
     withdrawn and taken out of each book's rating (one statement per book: no lost update)."""
@@ -114,20 +149,7 @@ def withdraw_unbought_reviews(db: Session, cache: CatalogCache | None, user_id: 
         .values(withdrawn_at=dt.datetime.now(dt.UTC))
         .returning(Review.book_id, Review.rating)
     ).all()
-    for book_id, rating in sorted(withdrawn):
-        db.execute(
-            update(Book)
-            .where(Book.id == book_id)
-            .values(
-                rating_sum=Book.rating_sum - rating,
-                rating_count=Book.rating_count - 1,
-                average_rating=case(
-                    (Book.rating_count <= 1, 0),
-                    else_=func.round(cast(Book.rating_sum - rating, Numeric) / (Book.rating_count - 1), 2),
-                ),
-            )
-            .execution_options(synchronize_session=False)
-        )
+    _take_out_of_ratings(db, [(book_id, rating) for book_id, rating in withdrawn])
     if withdrawn and cache is not None:
         cache.after_commit_bump(books=[book_id for book_id, _ in withdrawn])
 

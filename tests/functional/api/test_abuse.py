@@ -153,9 +153,11 @@ def test_a_control_character_in_the_address_is_refused_before_any_charge(testapp
     assert not [record for record in caplog.records if record.getMessage().startswith("payment")]
 
 
-def test_a_cancelled_purchase_takes_its_review_out_of_the_rating(testapp, book, dbsession):
+def test_a_cancelled_purchase_takes_its_review_out_of_the_rating(testapp, book, dbsession, verify_email):
     buyer, _ = register_and_login(testapp)
     other, _ = register_and_login(testapp)
+    verify_email(buyer)
+    verify_email(other)
     anon = Client(testapp)
     first = buyer.post("/orders", checkout_body([(book.id, 1)]), headers=new_key()).json
     other.post("/orders", checkout_body([(book.id, 1)]), headers=new_key())
@@ -172,8 +174,9 @@ def test_a_cancelled_purchase_takes_its_review_out_of_the_rating(testapp, book, 
     assert [review["rating"] for review in reviews["items"]] == [4] and reviews["total"] == 1
 
 
-def test_a_review_still_backed_by_another_purchase_keeps_counting(testapp, book):
+def test_a_review_still_backed_by_another_purchase_keeps_counting(testapp, book, verify_email):
     buyer, _ = register_and_login(testapp)
+    verify_email(buyer)
     first = buyer.post("/orders", checkout_body([(book.id, 1)]), headers=new_key()).json
     buyer.post("/orders", checkout_body([(book.id, 1)]), headers=new_key())
     buyer.post(f"/books/{book.id}/reviews", {"rating": 5, "body": "Bought it twice."})

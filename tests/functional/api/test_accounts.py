@@ -22,6 +22,7 @@ def test_register_creates_a_customer(anon):
         "email": email.lower(),
         "name": "Ada Lovelace",
         "role": "customer",
+        "email_verified": False,
     }
 
 

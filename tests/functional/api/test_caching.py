@@ -114,11 +114,12 @@ def test_catalog_edits_reach_cached_listings_and_searches(anon, staff, dbsession
     assert anon.get("/books", genre="poetry").json["total"] == 1
 
 
-def test_reviews_update_the_cached_rating(testapp, dbsession):
+def test_reviews_update_the_cached_rating(testapp, dbsession, verify_email):
     book = make_book(dbsession, title="Rated", stock=5)
     anon = Client(testapp)
     assert anon.get(f"/books/{book.id}").json["rating_count"] == 0
     buyer, _ = register_and_login(testapp)
+    verify_email(buyer)
     buyer.post("/orders", checkout_body([(book.id, 1)]), headers=new_key())
     buyer.post(f"/books/{book.id}/reviews", {"rating": 4, "body": "Good."})
     detail = anon.get(f"/books/{book.id}").json

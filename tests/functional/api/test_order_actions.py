@@ -77,7 +77,8 @@ def test_an_action_not_listed_is_refused(customer, staff, novel):
     customer.post(f"/orders/{oid}/ship", status=403)
 
 
-def test_can_review_before_buying_after_buying_and_after_reviewing(customer, novel):
+def test_can_review_before_buying_after_buying_and_after_reviewing(customer, novel, verify_email):
+    verify_email(customer)
     assert customer.get(f"/books/{novel.id}").json["can_review"] is False
     place(customer, novel)
     assert customer.get(f"/books/{novel.id}").json["can_review"] is True

@@ -253,10 +253,12 @@ def test_low_stock_report(staff, dbsession):
     staff.get("/inventory/low-stock", threshold="-1", status=400)
 
 
-def test_reviews_only_from_buyers_once_and_rating_is_exact(testapp, shelf, dbsession):
+def test_reviews_only_from_buyers_once_and_rating_is_exact(testapp, shelf, dbsession, verify_email):
     buyer, _ = register_and_login(testapp, name="Rita Reader")
     other_buyer, _ = register_and_login(testapp)
     browser, _ = register_and_login(testapp)
+    for client in (buyer, other_buyer, browser):
+        verify_email(client)
     book = shelf["a"]
     review = {"rating": 5, "title": "Loved it", "body": "A gem."}
     assert browser.post(f"/books/{book.id}/reviews", review, status=403).json["error"]["code"] == "not_a_buyer"
