@@ -62,7 +62,7 @@ def address_errors(form: dict[str, str], fields: tuple[str, ...] = FIELDS) -> di
 
 def saved_addresses(request: Request) -> list[dict[str, Any]]:
     """The shopper's saved addresses, the default first."""
-    found = request.api.get("/me/addresses")
+    found = request.api.get("/me/addresses", {"per_page": 100})  # the API keeps at most 20
     items = found.get("items", []) if isinstance(found, dict) else found or []
     return sorted(items, key=lambda a: (not a.get("is_default"), int(a.get("id") or 0)))
 
@@ -119,9 +119,12 @@ def address_new_submit(request: Request) -> Any:
         try:
             request.api.post("/me/addresses", body)
         except ApiError as exc:
-            if exc.status != 400:
+            if exc.status == 409:  # the address book is full
+                errors = {"form": f"{exc.message} Delete an address you no longer use to add this one."}
+            elif exc.status != 400:
                 raise
-            errors = _api_field_errors(exc)
+            else:
+                errors = _api_field_errors(exc)
         else:
             request.session.flash("The address is saved in your address book.", "success")
             return see_other(request, request.route_path("addresses"))

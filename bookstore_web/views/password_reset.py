@@ -33,7 +33,7 @@ from . import form_values, retry_minutes, see_other, session_for_forms
 from .accounts import EMAIL
 
 #: what a reset token from the API can look like; anything else is a broken link (not sent on)
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def _too_many(exc: ApiError) -> str:

@@ -33,7 +33,7 @@ from ..sessions import AUTH_KEY, CART_COUNT_KEY
 from . import form_values, retry_minutes, see_other, session_for_forms
 from .accounts import EMAIL
 
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 PENDING_EMAIL_KEY = "pending_email"
 #: what a new session id keeps after a password change: everything the shopper had
 KEPT_ON_PASSWORD_CHANGE = (AUTH_KEY, "cart_id", CART_COUNT_KEY, "wishlist", PENDING_EMAIL_KEY)
@@ -223,16 +223,20 @@ def verify_email_page(request: Request) -> dict[str, Any]:
     return {"token": token}
 
 
-@view_config(route_name="verify_email", request_method="POST")
+@view_config(route_name="verify_email", renderer="accounts/verify_email_invalid.html", request_method="POST")
 def verify_email_submit(request: Request) -> Any:
     token = _verify_token(request)
     if token is None:
         return _invalid_verification(request)
     try:
-        request.api.post(f"/email-verifications/{token}", {}, token=None)
+        request.api.post(f"/email-verifications/{token}", token=None)
     except ApiError as exc:
         if exc.status == 400:
             return _invalid_verification(request)
+        if exc.status == 409:  # another account took the new address since the link was mailed
+            request.override_renderer = "accounts/verify_email_taken.html"
+            request.response.status = 409
+            return {}
         raise
     if request.user is not None:
         try:
@@ -253,7 +257,7 @@ def verify_email_done(request: Request) -> dict[str, Any]:
 @view_config(route_name="verify_email_resend", request_method="POST", permission="authenticated")
 def verify_email_resend(request: Request) -> Any:
     try:
-        request.api.post("/email-verifications", {})
+        request.api.post("/email-verifications")
     except ApiError as exc:
         if exc.status == 429:
             request.session.flash(_wait_message(exc, "links sent"), "error")

@@ -138,9 +138,15 @@ def wishlist_change(request: Request) -> Response:
         return see_other(request, request.route_path("login", _query={"next": next_url}))
     ids = set(known or ())
     if adding:
-        request.api.put(f"/me/wishlist/{book_id}", {})  # an unknown book: the friendly 404 page
-        ids.add(book_id)
-        message = "Saved to your wishlist."
+        try:
+            request.api.put(f"/me/wishlist/{book_id}")  # an unknown book: the friendly 404 page
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            message, adding = f"Your wishlist is full. {exc.message}", False
+        else:
+            ids.add(book_id)
+            message = "Saved to your wishlist."
     else:
         try:
             request.api.delete(f"/me/wishlist/{book_id}")
