@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run stack stack-stop test test-unit test-functional fuzz lint format migrate seed bench clean requirements
+.PHONY: help bootstrap run mail stack stack-stop test test-unit test-functional fuzz lint format migrate seed bench clean requirements
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ bootstrap: ## Create .venv and install pinned dependencies (idempotent)
 run: ## Run the whole shop: API on :6543, storefront on :6544 (embedded PostgreSQL/Redis unless BOOKSTORE_*_URL set)
 	@./scripts/bootstrap.sh run
 	@$(VENV)/bin/bookstore run
+
+mail: ## The mails `make run` wrote (its outbox); `make mail N=12` shows mail 12 with its text
+	@$(VENV)/bin/bookstore --ini development.ini mail $(if $(N),show $(N),list)
 
 stack: bootstrap ## Local AWS-like topology: HAProxy on :8080 over 2 API and 2 web processes
 	@$(PY) scripts/stack.py start

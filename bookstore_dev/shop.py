@@ -95,6 +95,7 @@ def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: l
     """Both apps and the mailer as child processes; returns once both apps listen."""
     apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
     env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
+    env.setdefault("BOOKSTORE_STOREFRONT_URL", f"http://127.0.0.1:{dev['web_port']}")  # links in mails
     for app, port in apps:
         if port_open("127.0.0.1", port):
             raise RuntimeError(f"port {port} is already in use; set BOOKSTORE_{app.upper()}_PORT")
@@ -154,7 +155,8 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         if demo_accounts:
             _say(f"demo staff    {dev['staff_email']} / {dev['staff_password']}")
             _say(f"demo customer {dev['customer_email']} / {dev['customer_password']}")
-        _say("order confirmations are written to var/mailer.log (set BOOKSTORE_SMTP_URL to send them)")
+        _say("mails are logged to var/mailer.log (set BOOKSTORE_SMTP_URL to send them);")
+        _say("read them with `make mail` (the list) and `make mail N=12` (mail 12, with its links)")
         _say("logs in var/*.log; press Ctrl-C to stop")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

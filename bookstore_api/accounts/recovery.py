@@ -31,6 +31,7 @@ from sqlalchemy import cast, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
 
 from ..exceptions import Conflict, InvalidInput, RateLimited
 from ..infra.throttle import WindowLimit, digest, longest_wait
@@ -175,6 +176,7 @@ class PasswordResets:
                 ).where(users.c.id == account_id),
             )
         )
+        mark_changed(self.db)  # Core statements: tell the transaction manager there is something to commit
 
     def reset(self, token: str, password: str) -> User:
         """Set a new password with a reset link: every bearer token of the account is revoked."""

@@ -1,4 +1,4 @@
-"""The ``bookstore`` command: migrate, create users, send mail, purge carts and serve the API.
+"""The ``bookstore`` command: migrate, create users, send and read mail, purge carts and serve the API.
 
 Settings come from the environment (``BOOKSTORE_*``) or an ini file given with
 ``--ini``; both go through the same settings code as the app.
@@ -72,6 +72,18 @@ def cmd_send_mail(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+def cmd_mail_list(args: argparse.Namespace) -> int:
+    from .mail import list_mails
+
+    return list_mails(load_settings(args.ini), sys.stdout, args.limit, args.to)
+
+
+def cmd_mail_show(args: argparse.Namespace) -> int:
+    from .mail import show_mail
+
+    return show_mail(load_settings(args.ini), args.number, sys.stdout, args.html)
+
+
 def cmd_purge_carts(args: argparse.Namespace) -> int:
     import transaction
 
@@ -107,10 +119,21 @@ def add_commands(sub: Any) -> None:
     user.add_argument("--name")
     user.set_defaults(func=cmd_create_user)
 
-    mail = sub.add_parser("send-mail", help="send pending order confirmations (SMTP, or the log)")
+    mail = sub.add_parser("send-mail", help="send pending mails (SMTP, or the log)")
     mail.add_argument("--loop", action="store_true", help="keep sending as messages arrive")
     mail.add_argument("--interval", type=float, default=5.0, help="seconds between polls with --loop")
     mail.set_defaults(func=cmd_send_mail)
+
+    outbox = sub.add_parser("mail", help="read the mails the shop wrote (the outbox)")
+    reading = outbox.add_subparsers(dest="mail_command", required=True)
+    listing = reading.add_parser("list", help="the latest mails: number, time, status, recipient, subject")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    listing.add_argument("--to", help="only mails to this address")
+    listing.set_defaults(func=cmd_mail_list)
+    showing = reading.add_parser("show", help="one mail: recipient, subject, status and its text")
+    showing.add_argument("number", type=int, help="the mail's number (from `bookstore mail list`)")
+    showing.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
+    showing.set_defaults(func=cmd_mail_show)
 
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
 

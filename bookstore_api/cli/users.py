@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import transaction
@@ -20,7 +21,8 @@ def ensure_user(settings: dict[str, Any], email: str, password: str, name: str, 
             users = UserService(session, PasswordService())
             user = users.by_email(email)
             if user is None:
-                users.create(email, password, name, role)
+                # made by whoever runs the shop, not by a stranger signing up: the address counts as verified
+                users.create(email, password, name, role).email_verified_at = dt.datetime.now(dt.UTC)
                 return True
             users.set_password(user, password)
             user.role = role

@@ -97,7 +97,7 @@ class MailComposer:
         if not deliverable(recipient):
             return None
         row = self.row(kind, recipient, payload, **context)
-        db.execute(insert(OutboxMessage.__table__), [row])
+        db.execute(insert(OutboxMessage), [row])  # an ORM insert: the transaction knows it wrote
         return row
 
     # -- what the orders' mails share -------------------------------------------------
