@@ -143,8 +143,8 @@ def _unverified(request: Request) -> bool:
     """Whether the signed-in shopper has not confirmed their e-mail address (reviews need it).
 
     The session remembers what the API said at log-in; before telling the shopper, ask again
-    (they may have confirmed it in another browser since). Only asked when the API said the
-    shopper may not review the book, and remembered then.
+    (they may have confirmed it in another browser since). Only asked when the shopper could
+    otherwise review the book, and remembered then.
     """
     user = request.user
     if user is None or user.get("email_verified") is True:
@@ -237,12 +237,14 @@ def book_page(
         count = str(cart_count(request))
         return Response(_fill(detail["visitor_page"], request, cart_count=count), content_type="text/html")
     allowed = _can_review(request, book_id) if can_review is None else can_review
+    # the API's can_review says "bought it, not reviewed yet"; publishing also needs a confirmed address
+    unverified = allowed and _unverified(request)
     review_part = render_partial(
         request,
         "catalog/_review_form.html",
         book_id=book_id,
-        can_review=allowed,
-        unverified=not allowed and _unverified(request),
+        can_review=allowed and not unverified,
+        unverified=unverified,
         review_form=review_form or {},
         review_errors=review_errors or {},
     )

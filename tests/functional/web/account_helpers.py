@@ -59,3 +59,9 @@ def signed_in_again(web, email: str, password: str = PASSWORD) -> bool:
 
 def token_of(page) -> str:
     return csrf_token(page)
+
+
+def confirm_address(web, dbsession, email: str) -> None:
+    """Confirm the shopper's e-mail address with the link mailed at sign-up (reviews need it)."""
+    page = web.get(last_link(dbsession, email, "verify-email"))
+    page.forms["verify-email-form"].submit(status=303)

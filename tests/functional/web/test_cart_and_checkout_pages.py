@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from bookstore_api.orders.models import Order
 from tests.helpers.factories import make_book
 
+from .account_helpers import confirm_address
 from .conftest import DECLINED_CARD, add_to_cart, checkout, csrf_token, htmx, log_in, register
 
 
@@ -222,8 +223,8 @@ def test_another_customers_order_is_404(web, other_browser, book):
     assert page.html.find("h1").text.strip() == "Page not found"
 
 
-def test_buyer_reviews_a_book(web, book):
-    register(web)
+def test_buyer_reviews_a_book(web, book, dbsession):
+    confirm_address(web, dbsession, register(web))  # reviews need a confirmed address
     page = web.get(f"/books/{book.id}")
     assert page.html.find(id="review-form") is None  # not bought yet
     add_to_cart(web, book.id, 1)
@@ -248,8 +249,8 @@ def test_buyer_reviews_a_book(web, book):
     assert "already reviewed" in posted.follow().text
 
 
-def test_review_form_errors_are_inline(web, book):
-    register(web)
+def test_review_form_errors_are_inline(web, book, dbsession):
+    confirm_address(web, dbsession, register(web))
     add_to_cart(web, book.id, 1)
     checkout(web).submit()
 

@@ -12,6 +12,7 @@ from bookstore_api.accounts.models import User
 from bookstore_api.orders.models import Order, OrderLine
 from tests.helpers.factories import make_book
 
+from .account_helpers import confirm_address
 from .conftest import add_to_cart, checkout, register, staff_member
 
 
@@ -55,8 +56,8 @@ def user_id(dbsession, email: str) -> int:
     return dbsession.scalar(select(User.id).where(User.email == email.lower()))
 
 
-def test_the_review_form_follows_can_review(web, book):
-    register(web)
+def test_the_review_form_follows_can_review(web, book, dbsession):
+    confirm_address(web, dbsession, register(web))  # reviews need a confirmed address
     assert web.get(f"/books/{book.id}").html.find(id="review-form") is None
     add_to_cart(web, book.id, 1)
     checkout(web).submit()
@@ -65,6 +66,7 @@ def test_the_review_form_follows_can_review(web, book):
 
 def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(web, dbsession, book):
     email = register(web)
+    confirm_address(web, dbsession, email)
     other = make_book(dbsession, title="Another Story", stock=500)
     # the book is in the oldest order; 120 newer orders hold another book
     insert_orders(dbsession, user_id(dbsession, email), [book] + [other] * 120)
@@ -76,6 +78,7 @@ def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(we
 
 def test_the_review_form_is_gone_for_a_shopper_who_did_not_buy(web, dbsession, book):
     email = register(web)
+    confirm_address(web, dbsession, email)
     other = make_book(dbsession, title="Another Story", stock=500)
     insert_orders(dbsession, user_id(dbsession, email), [other] * 3)
     assert web.get(f"/books/{book.id}").html.find(id="review-form") is None
