@@ -23,6 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_db]
 NEW_PASSWORD = "a brand new passphrase"
 
 
+def named(action: str, title: str) -> re.Pattern:
+    """A button's accessible name: Chromium puts a space before the visually hidden (absolutely placed) part."""
+    return re.compile(rf"^{re.escape(action)}\s*:\s*{re.escape(title)}$")
+
+
 def make_customer(shop, name: str) -> str:
     email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com"
     response = httpx.post(
@@ -109,7 +114,7 @@ def test_a_shopper_keeps_a_wishlist(visitor, shop):
     # signed out: the button leads to log-in, which brings the shopper back
     shopper.goto("/books?q=lighthouse")
     card = page.locator(".book-card").filter(has_text=title)
-    card.get_by_role("button", name=f"Add to wishlist: {title}").click()
+    card.get_by_role("button", name=named("Add to wishlist", title)).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
     expect(page.locator(".flash-info")).to_contain_text("Log in to keep a wishlist.")
     page.get_by_label("Email address").fill(email)
@@ -120,8 +125,8 @@ def test_a_shopper_keeps_a_wishlist(visitor, shop):
     # add from the listing: the button changes in place and keeps the focus
     url_before = page.url
     card = page.locator(".book-card").filter(has_text=title)
-    card.get_by_role("button", name=f"Add to wishlist: {title}").click()
-    remove = card.get_by_role("button", name=f"Remove from wishlist: {title}")
+    card.get_by_role("button", name=named("Add to wishlist", title)).click()
+    remove = card.get_by_role("button", name=named("Remove from wishlist", title))
     expect(remove).to_be_visible()
     expect(remove).to_be_focused()
     expect(card.locator(".wishlist-feedback")).to_have_text("Saved to your wishlist.")
@@ -130,16 +135,16 @@ def test_a_shopper_keeps_a_wishlist(visitor, shop):
 
     # the book page knows too (its shared part comes from the page cache)
     card.locator(".book-card-title").get_by_role("link", name=title).click()
-    expect(page.locator(".buy-box").get_by_role("button", name=f"Remove from wishlist: {title}")).to_be_visible()
+    expect(page.locator(".buy-box").get_by_role("button", name=named("Remove from wishlist", title))).to_be_visible()
 
     # the wishlist page: add to cart from there, then remove
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Wishlist").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your wishlist")
     expect(page.locator(".book-card-title")).to_have_text([title])
     shopper.check("wishlist")
-    page.locator(".book-card").get_by_role("button", name=re.compile(f"Add to cart: {title}")).click()
+    page.locator(".book-card").get_by_role("button", name=named("Add to cart", title)).click()
     expect(page.locator("#cart-count")).to_contain_text("1")
-    page.get_by_role("button", name=f"Remove from wishlist: {title}").click()
+    page.get_by_role("button", name=named("Remove from wishlist", title)).click()
     expect(page.get_by_text("Your wishlist is empty.")).to_be_visible()
     expect(page.locator("#wishlist-title")).to_be_focused()
     shopper.check("wishlist-empty")
