@@ -43,7 +43,13 @@ DISTRIBUTIONS = {
 
 PACKAGE_DATA = {
     "bookstore_core": ["data/*"],
-    "bookstore_api": ["openapi.yaml", "migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
+    "bookstore_api": [
+        "openapi.yaml",
+        "migrations/*.py",
+        "migrations/*.mako",
+        "migrations/versions/*.py",
+        "mail/templates/*",
+    ],
     "bookstore_web": ["templates/**/*", "static/**/*"],
 }
 

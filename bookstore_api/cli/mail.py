@@ -39,7 +39,10 @@ def list_mails(settings: dict[str, Any], out: TextIO, limit: int = 20, recipient
         print(f"{'#':>6}  {'when':16}  {'status':10}  {'to':32}  subject", file=out)
         for message in reversed(messages):
             when = message.created_at.strftime("%Y-%m-%d %H:%M")
-            print(f"{message.id:>6}  {when:16}  {status(message):10}  {message.recipient[:32]:32}  {message.subject}", file=out)
+            print(
+                f"{message.id:>6}  {when:16}  {status(message):10}  {message.recipient[:32]:32}  {message.subject}",
+                file=out,
+            )
         return 0
     finally:
         engine.dispose()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import webtest
 from sqlalchemy import func, select
 
 from bookstore_api.orders.models import Order
+from tests.helpers.accounts import mailed_token
+from tests.helpers.clients import Client
 from tests.helpers.factories import make_book
 
-from .account_helpers import confirm_address
 from .conftest import DECLINED_CARD, add_to_cart, checkout, csrf_token, htmx, log_in, register
+
+
+def confirm_address(api_app, dbsession, email: str) -> None:
+    """Use the verification link the API mailed at sign-up (read from the outbox)."""
+    token = mailed_token(dbsession, email, "verify_email")
+    Client(webtest.TestApp(api_app)).post(f"/email-verifications/{token}", None, status=204)
 
 
 def cart_rows(page) -> list[tuple[str, str]]:
@@ -223,8 +231,9 @@ def test_another_customers_order_is_404(web, other_browser, book):
     assert page.html.find("h1").text.strip() == "Page not found"
 
 
-def test_buyer_reviews_a_book(web, book, dbsession):
-    confirm_address(web, dbsession, register(web))  # reviews need a confirmed address
+def test_buyer_reviews_a_book(web, book, api_app, dbsession):
+    email = register(web)
+    confirm_address(api_app, dbsession, email)  # reviews need a verified e-mail address
     page = web.get(f"/books/{book.id}")
     assert page.html.find(id="review-form") is None  # not bought yet
     add_to_cart(web, book.id, 1)
@@ -249,8 +258,8 @@ def test_buyer_reviews_a_book(web, book, dbsession):
     assert "already reviewed" in posted.follow().text
 
 
-def test_review_form_errors_are_inline(web, book, dbsession):
-    confirm_address(web, dbsession, register(web))
+def test_review_form_errors_are_inline(web, book, api_app, dbsession):
+    confirm_address(api_app, dbsession, register(web))  # the form is shown to confirmed addresses only
     add_to_cart(web, book.id, 1)
     checkout(web).submit()
 
