@@ -10,6 +10,7 @@ import orjson
 
 from ..exceptions import InvalidInput
 from ..payments.services import Card, parse_card
+from ..vouchers.services import normalize_code
 from .models import Order
 
 #: copies of one book an order may hold (the spec bounds each line; lines of one book add up)
@@ -32,6 +33,7 @@ class CheckoutRequest:
     items: tuple[tuple[int, int], ...]  # (book_id, quantity), merged by book
     address: Address
     card: Card
+    voucher_code: str | None = None
 
     def fingerprint(self) -> str:
         """A hash of what the request asks for; the card appears only as brand, last4 and expiry."""
@@ -41,6 +43,8 @@ class CheckoutRequest:
             "address": self.address.__dict__,
             "card": [self.card.brand, self.card.last4, self.card.expiry_month, self.card.expiry_year],
         }
+        if self.voucher_code is not None:
+            data["voucher_code"] = self.voucher_code
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -81,7 +85,9 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
     if fields:
         raise InvalidInput("Some checkout details are not valid.", fields)
     assert card is not None
-    return CheckoutRequest(body.get("cart_id"), items, _address(body["shipping_address"]), card)
+    voucher_code = body.get("voucher_code")
+    voucher_code = normalize_code(voucher_code) if voucher_code is not None else None
+    return CheckoutRequest(body.get("cart_id"), items, _address(body["shipping_address"]), card, voucher_code)
 
 
 def order_out(order: Order) -> dict[str, Any]:
@@ -100,6 +106,8 @@ def order_out(order: Order) -> dict[str, Any]:
         ],
         "subtotal": f"{order.subtotal:.2f}",
         "shipping": f"{order.shipping:.2f}",
+        "discount": f"{order.discount or 0:.2f}",
+        "voucher_code": order.voucher_code,
         "total": f"{order.total:.2f}",
         "currency": order.currency,
         "shipping_address": {
