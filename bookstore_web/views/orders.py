@@ -22,7 +22,7 @@ from bookstore_core import cards
 from ..api import ApiError
 from ..templating import to_decimal
 from . import pages, path_id, positive_int, see_other
-from .cart import cart_view, forget_cart, load_cart
+from .cart import VOUCHER_KEY, cart_view, clean_voucher_code, forget_cart, load_cart, voucher_message
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
 PAYMENT_FIELDS = ("card_number", "expiry", "cvc")
@@ -122,11 +122,18 @@ def checkout_submit(request: Request) -> Any:
                 "cvc": form["cvc"],
             },
         }
+        # the voucher the page showed (and priced the total with), not whatever the session holds now
+        code = clean_voucher_code(request.POST.get("voucher_code"))
+        if code is not None:
+            body["voucher_code"] = code
         try:
             order = request.api.post("/orders", body, headers={"Idempotency-Key": key})
         except ApiError as exc:
             errors, short = _checkout_errors(exc, cart)
             status = exc.status if exc.status in (402, 409) else 400
+            if exc.code == "voucher_invalid":  # show the order again without it, at its new total
+                request.session.pop(VOUCHER_KEY, None)
+                cart = load_cart(request)
         else:
             forget_cart(request)
             request.session["last_order_key"] = [key, order["id"]]
@@ -154,6 +161,9 @@ def _checkout_errors(exc: ApiError, cart: dict[str, Any]) -> tuple[dict[str, str
         return {
             "form": "Your card was declined, and nothing was charged. Please check the details or use another card.",
         }, []
+    if exc.status == 409 and exc.code == "voucher_invalid":
+        message = voucher_message(exc.details)
+        return {"form": f"{message} It is removed from your order; please check the new total and place it again."}, []
     if exc.status == 409 and exc.code == "out_of_stock":
         titles = {line["book_id"]: line["title"] for line in cart["lines"]}
         short = []
@@ -202,9 +212,11 @@ def order_view(order: dict[str, Any]) -> dict[str, Any]:
                 "line_total": to_decimal(line.get("line_total")) or unit * int(line["quantity"]),
             }
         )
+    discount = to_decimal(order.get("discount"))
     return {
         **order,
         "lines": lines,
+        "discount": discount if discount else None,
         "item_count": sum(int(line["quantity"]) for line in lines),
         # the API says what this shopper may do with the order now
         "cancellable": "cancel" in (order.get("actions") or ()),
