@@ -133,9 +133,7 @@ class CartService:
         books = (
             {
                 b.id: b
-                for b in self.db.scalars(
-                    select(Book).where(Book.id.in_(book_ids)).options(undefer(Book.genre_ids))
-                )
+                for b in self.db.scalars(select(Book).where(Book.id.in_(book_ids)).options(undefer(Book.genre_ids)))
             }
             if book_ids
             else {}

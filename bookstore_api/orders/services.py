@@ -169,7 +169,9 @@ class OrderService:
         ]
         quote, voucher = self.vouchers.price(lines, self.shipping, request.voucher_code, identity.user_id)
         subtotal, shipping, discount, total = quote.subtotal, quote.shipping, quote.discount, quote.total
-        if total > MAX_ORDER_TOTAL or subtotal > MAX_ORDER_TOTAL:  # what orders.total can hold; checked before the card is charged
+        if (
+            total > MAX_ORDER_TOTAL or subtotal > MAX_ORDER_TOTAL
+        ):  # what orders.total can hold; checked before the card is charged
             raise InvalidInput(
                 f"One order may total at most {MAX_ORDER_TOTAL} {self.currency}; split it into several.",
                 {"items": "The order's total is too large."},

@@ -2,8 +2,8 @@
 
 ``vouchers.uses`` counts the redemptions that stand (a cancelled order gives its
 use back); checkout raises it with a conditional ``UPDATE`` so it never passes
-``max_uses``, and while that row is locked counts the customer's standing
-redemptions, so ``max_uses_per_customer`` holds under any concurrency too.
+``max_uses``. ``voucher_customer_uses`` counts them per customer the same way
+(a conditional upsert), so ``max_uses_per_customer`` holds under any concurrency too.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     Numeric,
     String,
     Table,
     func,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..catalog.models import Genre
 from ..infra.models import Base, TimestampMixin
@@ -73,24 +73,41 @@ class Voucher(TimestampMixin, Base):
     genres: Mapped[list[Genre]] = relationship(secondary=voucher_genres, order_by=Genre.slug, lazy="selectin")
 
 
+class VoucherCustomerUses(Base):
+    """How many standing uses one customer has made of one voucher (the per-customer limit's counter).
+
+    Raised with a conditional upsert (``... ON CONFLICT DO UPDATE ... WHERE uses < limit``) that locks
+    only this customer's row, so parallel checkouts of one customer count exactly.
+    """
+
+    __tablename__ = "voucher_customer_uses"
+    __table_args__ = (CheckConstraint("uses >= 0", name="uses_non_negative"),)
+
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    uses: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class VoucherRedemption(Base):
     """One order's use of a voucher; ``released_at`` is set when the order is cancelled."""
 
     __tablename__ = "voucher_redemptions"
-    __table_args__ = (
-        Index(
-            "ix_voucher_redemptions_standing",
-            "voucher_id",
-            "user_id",
-            postgresql_where=text("released_at IS NULL"),
-        ),
-        CheckConstraint("discount >= 0", name="discount_non_negative"),
-    )
+    __table_args__ = (CheckConstraint("discount >= 0", name="discount_non_negative"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id", ondelete="RESTRICT"), nullable=False)
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id", ondelete="RESTRICT"), index=True, nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True, nullable=False)
     discount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: the uses that stand, as staff see them: the customers' counts added up (``vouchers.uses`` is the
+#: counter checkout enforces ``max_uses`` on, kept current while the voucher has a cap)
+Voucher.standing_uses = column_property(
+    select(func.coalesce(func.sum(VoucherCustomerUses.uses), 0))
+    .where(VoucherCustomerUses.voucher_id == Voucher.id)
+    .correlate_except(VoucherCustomerUses)
+    .scalar_subquery()
+)

@@ -80,7 +80,7 @@ def voucher_out(voucher: Voucher) -> dict[str, Any]:
         "max_uses_per_customer": voucher.max_uses_per_customer,
         "genres": [genre.slug for genre in voucher.genres],
         "active": voucher.active,
-        "uses": voucher.uses,
+        "uses": int(voucher.standing_uses or 0),
         "created_at": voucher.created_at.isoformat(),
         "updated_at": voucher.updated_at.isoformat(),
     }

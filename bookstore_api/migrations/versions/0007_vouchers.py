@@ -73,7 +73,10 @@ def upgrade() -> None:
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("discount >= 0", name=op.f("ck_voucher_redemptions_discount_non_negative")),
         sa.ForeignKeyConstraint(
-            ["voucher_id"], ["vouchers.id"], name=op.f("fk_voucher_redemptions_voucher_id_vouchers"), ondelete="RESTRICT"
+            ["voucher_id"],
+            ["vouchers.id"],
+            name=op.f("fk_voucher_redemptions_voucher_id_vouchers"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_voucher_redemptions_user_id_users"), ondelete="RESTRICT"
@@ -85,15 +88,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("order_id", name=op.f("uq_voucher_redemptions_order_id")),
     )
     op.create_index(op.f("ix_voucher_redemptions_user_id"), "voucher_redemptions", ["user_id"], unique=False)
-    op.create_index(
-        "ix_voucher_redemptions_standing",
-        "voucher_redemptions",
-        ["voucher_id", "user_id"],
-        unique=False,
-        postgresql_where=sa.text("released_at IS NULL"),
+    op.create_index(op.f("ix_voucher_redemptions_voucher_id"), "voucher_redemptions", ["voucher_id"], unique=False)
+    op.create_table(
+        "voucher_customer_uses",
+        sa.Column("voucher_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("uses", sa.Integer(), nullable=False),
+        sa.CheckConstraint("uses >= 0", name=op.f("ck_voucher_customer_uses_uses_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["voucher_id"],
+            ["vouchers.id"],
+            name=op.f("fk_voucher_customer_uses_voucher_id_vouchers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_voucher_customer_uses_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("voucher_id", "user_id", name=op.f("pk_voucher_customer_uses")),
     )
+    op.create_index(op.f("ix_voucher_customer_uses_user_id"), "voucher_customer_uses", ["user_id"], unique=False)
 
-    op.add_column("orders", sa.Column("discount", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False))
+    op.add_column(
+        "orders", sa.Column("discount", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False)
+    )
     op.add_column("orders", sa.Column("voucher_code", sa.String(length=32), nullable=True))
     op.drop_constraint(op.f("ck_orders_totals"), "orders", type_="check")
     op.create_check_constraint(
@@ -111,7 +128,9 @@ def downgrade() -> None:
     )
     op.drop_column("orders", "voucher_code")
     op.drop_column("orders", "discount")
-    op.drop_index("ix_voucher_redemptions_standing", table_name="voucher_redemptions")
+    op.drop_index(op.f("ix_voucher_customer_uses_user_id"), table_name="voucher_customer_uses")
+    op.drop_table("voucher_customer_uses")
+    op.drop_index(op.f("ix_voucher_redemptions_voucher_id"), table_name="voucher_redemptions")
     op.drop_index(op.f("ix_voucher_redemptions_user_id"), table_name="voucher_redemptions")
     op.drop_table("voucher_redemptions")
     op.drop_index(op.f("ix_voucher_genres_genre_id"), table_name="voucher_genres")

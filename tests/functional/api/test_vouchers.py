@@ -104,7 +104,10 @@ def test_codes_are_unique_whatever_their_case(staff):
         ({"kind": "fixed", "value": "5", "max_uses": 0}, "max_uses"),
         ({"kind": "fixed", "value": "5", "max_uses_per_customer": 0}, "max_uses_per_customer"),
         ({"kind": "fixed", "value": "5", "min_subtotal": "ten"}, "min_subtotal"),
-        ({"kind": "fixed", "value": "5", "starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, "ends_at"),
+        (
+            {"kind": "fixed", "value": "5", "starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"},
+            "ends_at",
+        ),
         ({"kind": "fixed", "value": "5", "ends_at": "yesterday"}, "ends_at"),
         ({"kind": "fixed", "value": "5", "surprise": True}, None),
     ],
@@ -210,7 +213,9 @@ def test_each_refusal_is_409_with_its_reason_and_takes_nothing(staff, customer, 
     assert preview["voucher_error"]["reason"] == reason and "discount" not in preview
     assert preview["total"] == "14.98"  # without the voucher
 
-    response = customer.post("/orders", checkout_body(cart_id=cart["id"]) | {"voucher_code": "refuse"}, headers=new_key(), status=409)
+    response = customer.post(
+        "/orders", checkout_body(cart_id=cart["id"]) | {"voucher_code": "refuse"}, headers=new_key(), status=409
+    )
     error = response.json["error"]
     assert error["code"] == "voucher_invalid" and error["details"]["reason"] == reason
     if reason == "below_minimum":
@@ -315,3 +320,20 @@ def test_an_anonymous_preview_and_the_customer_limit(staff, testapp, anon, shelf
     anon.put(f"/carts/{guest['id']}/items/{shelf['poem'].id}", {"quantity": 1})
     assert anon.get(f"/carts/{guest['id']}", voucher_code="PERHEAD").json["discount"] == "0.99"
     anon.get(f"/carts/{guest['id']}", voucher_code="x" * 33, status=400)
+
+
+def test_a_cap_set_later_counts_the_uses_so_far(staff, testapp, shelf):
+    made = voucher(staff, code="LATECAP")
+    buyers = [register_and_login(testapp)[0] for _ in range(3)]
+    first = order(buyers[0], [(shelf["poem"].id, 1)], "LATECAP")
+    order(buyers[1], [(shelf["poem"].id, 1)], "LATECAP")
+    assert staff.get(f"/vouchers/{made['id']}").json["uses"] == 2
+    assert staff.patch(f"/vouchers/{made['id']}", {"max_uses": 2}).json["uses"] == 2
+    refused = order(buyers[2], [(shelf["poem"].id, 1)], "LATECAP", status=409)
+    assert refused["error"]["details"]["reason"] == "exhausted"
+    buyers[0].post(f"/orders/{first['id']}/cancel", status=200)
+    assert staff.get(f"/vouchers/{made['id']}").json["uses"] == 1
+    order(buyers[2], [(shelf["poem"].id, 1)], "LATECAP")
+    assert staff.patch(f"/vouchers/{made['id']}", {"max_uses": None}).json["uses"] == 2
+    order(buyers[0], [(shelf["poem"].id, 1)], "LATECAP")  # no cap any more
+    assert staff.get(f"/vouchers/{made['id']}").json["uses"] == 3

@@ -20,10 +20,7 @@ def make_voucher(dbsession, code: str, kind: str = "percent", value: str = "10",
 
 
 def totals(page) -> dict[str, str]:
-    return {
-        row["class"][0]: row.find("dd").get_text(" ", strip=True)
-        for row in page.html.select("dl.totals > div")
-    }
+    return {row["class"][0]: row.find("dd").get_text(" ", strip=True) for row in page.html.select("dl.totals > div")}
 
 
 def apply(web, code: str, page: str = "/cart", back: str = "cart"):
