@@ -1,5 +1,11 @@
 """Checkout throughput: 32 concurrent buyers over 10 hot books, through waitress.
 
+With ``--voucher capped`` every checkout applies one shared 10 % voucher with a cap
+(10 million uses, a million per customer), so each order also takes the voucher's
+row lock until its commit and counts the customer's uses; ``--voucher uncapped``
+the same voucher without a cap (a share lock only). Run next to a plain run, the
+ratio is the cost of exact voucher counting.
+
 Starts PostgreSQL and Redis (embedded unless configured), serves the API with
 ``bookstore serve api`` in its own process, registers 32 buyers and lets them
 check out one or two of 10 hot books in a loop for a fixed time (the stock runs
@@ -32,9 +38,12 @@ from common import api_server, rss_mb, services
 TODAY = dt.date.today()
 CARD = {"card_number": "4242424242424242", "expiry": f"{TODAY.month:02d}/{(TODAY.year + 4) % 100:02d}", "cvc": "123"}
 ADDRESS = {"name": "Bench Buyer", "line1": "1 Load St", "city": "Porto", "postal_code": "4000", "country": "PT"}
+VOUCHER_CODE = "BENCH10"
 
 
-def buyer_process(base: str, tokens: list[str], books: list[int], seconds: float, out: mp.Queue) -> None:
+def buyer_process(
+    base: str, tokens: list[str], books: list[int], seconds: float, out: mp.Queue, voucher: str | None = None
+) -> None:
     counts = {"ok": 0, "sold_out": 0, "other": 0}
     latencies: list[float] = []
     lock = threading.Lock()
@@ -50,6 +59,8 @@ def buyer_process(base: str, tokens: list[str], books: list[int], seconds: float
                     "shipping_address": ADDRESS,
                     "payment": CARD,
                 }
+                if voucher:
+                    body["voucher_code"] = voucher
                 started = time.perf_counter()
                 response = client.post("/api/v1/orders", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
                 elapsed = time.perf_counter() - started
@@ -67,7 +78,7 @@ def buyer_process(base: str, tokens: list[str], books: list[int], seconds: float
     out.put((counts, latencies))
 
 
-def wrk_buyers(base: str, tokens: list[str], books: list[int], buyers: int, seconds: float):
+def wrk_buyers(base: str, tokens: list[str], books: list[int], buyers: int, seconds: float, voucher: str | None = None):
     """The buyers as wrk connections (a C load generator leaves the CPU to the server)."""
     script = Path(__file__).parent / "wrk" / "checkout.lua"
     command = [
@@ -83,7 +94,10 @@ def wrk_buyers(base: str, tokens: list[str], books: list[int], buyers: int, seco
         base,
     ]
     output = subprocess.run(
-        [*command, "--", ",".join(tokens), ",".join(map(str, books))], capture_output=True, text=True, check=True
+        [*command, "--", ",".join(tokens), ",".join(map(str, books)), voucher or ""],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     statuses = {int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.M)}
     p50 = float(re.search(r"^latency_p50_ms ([\d.]+)$", output, re.M).group(1))
@@ -105,6 +119,7 @@ def run(
     processes: int,
     threads: int | None = None,
     load_generator: str = "wrk" if shutil.which("wrk") else "httpx",
+    voucher: str | None = None,
 ) -> dict:
     import psycopg2
 
@@ -120,7 +135,17 @@ def run(
                 (make_isbn(900_000_000 + index), f"Hot Book {index}", stock),
             )
             books.append(cursor.fetchone()[0])
-    with api_server(database_url, redis_url, threads=threads) as (base, proc):
+        if voucher:
+            cap = (10_000_000, 1_000_000) if voucher == "capped" else (None, None)
+            cursor.execute(
+                "INSERT INTO vouchers (code, kind, value, max_uses, max_uses_per_customer)"
+                " VALUES (%s, 'percent', 10, %s, %s)",
+                (VOUCHER_CODE, *cap),
+            )
+    code = VOUCHER_CODE if voucher else None
+    # the buyers all sign up from this one address: lift the sign-up limit for the run
+    signups = {"BOOKSTORE_SIGNUP_MAX_PER_ADDRESS": str(buyers + 10)}
+    with api_server(database_url, redis_url, threads=threads, extra_env=signups) as (base, proc):
         tokens = []
         with httpx.Client(base_url=base, timeout=30) as client:
             for index in range(buyers):
@@ -133,12 +158,14 @@ def run(
                 )
         started = time.monotonic()
         if load_generator == "wrk":
-            counts, p50, p99 = wrk_buyers(base, tokens, books, buyers, seconds)
+            counts, p50, p99 = wrk_buyers(base, tokens, books, buyers, seconds, code)
             elapsed = time.monotonic() - started
         else:
             queue: mp.Queue = mp.Queue()
             per = [tokens[i::processes] for i in range(processes)]
-            workers = [mp.Process(target=buyer_process, args=(base, chunk, books, seconds, queue)) for chunk in per]
+            workers = [
+                mp.Process(target=buyer_process, args=(base, chunk, books, seconds, queue, code)) for chunk in per
+            ]
             for worker in workers:
                 worker.start()
             results = [queue.get() for _ in workers]
@@ -162,6 +189,14 @@ def run(
             " COALESCE((SELECT -sum(delta) FROM stock_movements m WHERE m.book_id = b.id), 0) FROM books b"
         )
         rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE discount > 0),"
+            " COALESCE((SELECT sum(CASE WHEN max_uses IS NULL THEN"
+            "   (SELECT COALESCE(sum(c.uses), 0) FROM voucher_customer_uses c WHERE c.voucher_id = v.id)"
+            "   ELSE uses END) FROM vouchers v), 0),"
+            " (SELECT count(*) FROM voucher_redemptions WHERE released_at IS NULL) FROM orders"
+        )
+        order_count, discounted, voucher_uses, redemptions = cursor.fetchone()
     oversold = [r for r in rows if r[1] < 0 or r[1] + r[2] != stock or r[2] != r[3] or r[2] > stock]
     return {
         "buyers": buyers,
@@ -176,6 +211,10 @@ def run(
         "copies_sold": sum(r[2] for r in rows),
         "copies_available_at_start": stock * len(rows),
         "oversold_books": len(oversold),
+        "voucher": voucher,
+        # with a voucher: every order discounted, and its uses counted exactly once per order
+        "discounted_orders": discounted,
+        "voucher_uses_mismatch": (voucher_uses != redemptions or redemptions != discounted) if code else False,
         "api_peak_rss_mb": round(server_rss, 1),
     }
 
@@ -188,10 +227,21 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--threads", type=int, default=None, help="API server threads (default: the product's)")
     parser.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
+    parser.add_argument(
+        "--voucher", choices=["capped", "uncapped"], help="apply one shared 10 %% voucher to every checkout"
+    )
     args = parser.parse_args()
     with services("bench_checkout") as (database_url, redis_url):
         result = run(
-            database_url, redis_url, args.buyers, args.seconds, args.stock, args.processes, args.threads, args.client
+            database_url,
+            redis_url,
+            args.buyers,
+            args.seconds,
+            args.stock,
+            args.processes,
+            args.threads,
+            args.client,
+            args.voucher,
         )
     print(json.dumps(result, indent=2))
     return 0

@@ -10,7 +10,9 @@
    a mix of 20 searches, the storefront's ``/healthz``, home, catalogue and book pages.
 3. Checkout orders/s (32 buyers, 10 hot books) with the oversell check, on databases of
    its own: one run with enough stock to measure the rate and, in the full run, one
-   short run that sells out (so the last copies are fought over).
+   short run that sells out (so the last copies are fought over); and the same load
+   with one shared 10 % voucher on every order, with a cap and without, next to the
+   plain run (the ratio is what counting voucher uses exactly costs).
 4. Peak RSS (VmHWM) of every server process.
 
 Prints a table with each figure, its ratio to the API's ``/healthz`` req/s and the
@@ -19,6 +21,7 @@ suite itself breaks), and writes everything to ``bench/results/<UTC timestamp>.j
 
     .venv/bin/python bench/run.py            # the full run (1,000,000 books, ~10-15 min)
     .venv/bin/python bench/run.py --quick    # ~2 min: 100k books, short loads
+    .venv/bin/python bench/run.py --checkout-only   # just the checkout runs (plain, voucher, sell-out)
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ TARGETS = {
     "api_book_cached_ratio": 0.6,
     "web_book_ratio": 0.35,
     "checkout_orders_per_second": 150.0,
+    "checkout_voucher_ratio": 0.8,
     "rss_mb": 150.0,
 }
 
@@ -498,15 +502,34 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
 
 def checkout_runs(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
     """Checkout on databases of its own (the oversell check reads every book's stock)."""
-    runs = {"checkout": ("bench_checkout", profile["checkout_seconds"], profile["checkout_stock"])}
+    runs = {
+        "checkout": ("bench_checkout", profile["checkout_seconds"], profile["checkout_stock"], None),
+        # the same load with one shared voucher on every order, right after: the ratio is what exact
+        # voucher counting costs (with a cap, every order holds the voucher's row lock to its commit)
+        "checkout_voucher": (
+            "bench_checkout_voucher",
+            profile["checkout_seconds"],
+            profile["checkout_stock"],
+            "capped",
+        ),
+        "checkout_voucher_uncapped": (
+            "bench_checkout_voucher_uncapped",
+            profile["checkout_seconds"],
+            profile["checkout_stock"],
+            "uncapped",
+        ),
+    }
     if profile["sellout_seconds"]:
-        runs["checkout_sellout"] = ("bench_checkout_sellout", profile["sellout_seconds"], 20)
-    for name, (database, seconds, stock) in runs.items():
-        log(f"{name}: 32 buyers, 10 hot books, {stock} copies each, {seconds} s")
+        runs["checkout_sellout"] = ("bench_checkout_sellout", profile["sellout_seconds"], 20, None)
+    for name, (database, seconds, stock, voucher) in runs.items():
+        with_voucher = f" with a voucher ({voucher}) on every order" if voucher else ""
+        log(f"{name}: 32 buyers, 10 hot books, {stock} copies each, {seconds} s{with_voucher}")
         try:
             with environment(BOOKSTORE_REDIS_PREFIX=f"bench-{name}-{os.getpid()}:"):
                 url = fresh_database(database_url, database)
-                result = checkout.run(url, redis_url, buyers=32, seconds=seconds, stock=stock, processes=2)
+                result = checkout.run(
+                    url, redis_url, buyers=32, seconds=seconds, stock=stock, processes=2, voucher=voucher
+                )
         except Exception as exc:
             log(f"{name}: failed: {exc}")
             results.setdefault("errors", []).append({"phase": name, "error": repr(exc)})
@@ -650,8 +673,32 @@ def table_rows(results: dict) -> list[dict]:
             ),
         )
 
+    plain = results.get("checkout")
+    for name, label in (("checkout_voucher", "a capped voucher"), ("checkout_voucher_uncapped", "an uncapped voucher")):
+        voucher = results.get(name)
+        if not voucher:
+            continue
+        rate = voucher["orders_per_second"]
+        ratio = round(rate / plain["orders_per_second"], 3) if plain and plain["orders_per_second"] else None
+        add(
+            f"checkout with {label} orders/s",
+            rate,
+            "orders/s",
+            round(rate / ceiling, 3) if ceiling else None,
+            target=">= 0.8 x plain checkout, exact uses",
+            ok=(ratio is not None and ratio >= TARGETS["checkout_voucher_ratio"])
+            and voucher["oversold_books"] == 0
+            and voucher["errors"] == 0
+            and not voucher["voucher_uses_mismatch"],
+            note=(
+                f"{ratio} x plain checkout; {voucher['orders']} orders, {voucher['discounted_orders']} discounted,"
+                f" uses {'exact' if not voucher['voucher_uses_mismatch'] else 'MISCOUNTED'},"
+                f" {voucher['sold_out_answers']} sold out, {voucher['errors']} errors, p99 {voucher['p99_ms']} ms"
+            ),
+        )
+
     rss = dict(results.get("rss_mb", {}))
-    for name in ("checkout", "checkout_sellout"):
+    for name in ("checkout", "checkout_voucher", "checkout_voucher_uncapped", "checkout_sellout"):
         if results.get(name):
             rss[f"api ({name.replace('_', ' ')})"] = results[name]["api_peak_rss_mb"]
     for name, value in rss.items():
@@ -694,6 +741,9 @@ def main() -> int:
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--no-web", action="store_true", help="skip the storefront")
     parser.add_argument("--no-checkout", action="store_true", help="skip the checkout runs")
+    parser.add_argument(
+        "--checkout-only", action="store_true", help="only the checkout runs (no seeding, search or load)"
+    )
     parser.add_argument("--output", help="results file (default bench/results/<UTC timestamp>.json)")
     args = parser.parse_args()
 
@@ -730,7 +780,8 @@ def main() -> int:
         results.setdefault("phase_seconds", {})[name] = round(time.monotonic() - phase_started, 1)
 
     with services("bench") as (database_url, redis_url):
-        phase("seed and search", seed_and_search, database_url, redis_url, profile, results)
+        if not args.checkout_only:
+            phase("seed and search", seed_and_search, database_url, redis_url, profile, results)
         if results.get("stages"):
             phase("load", load_servers, database_url, redis_url, profile, args, results)
         if not args.no_checkout:

@@ -53,6 +53,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".carts")
         config.include(".inventory")
         config.include(".payments")
+        config.include(".vouchers")
         config.include(".orders")
         config.include(".reviews")
         config.include(".wishlist")

@@ -82,6 +82,39 @@ class IllegalTransition(Conflict):
         super().__init__("illegal_state", f"An order that is {status} cannot be {done}.", {"status": status})
 
 
+class VoucherInvalid(Conflict):
+    """The voucher cannot be used for this order; ``reason`` says why (one of :data:`REASONS`)."""
+
+    REASONS = (
+        "unknown",
+        "inactive",
+        "expired",
+        "not_started",
+        "exhausted",
+        "below_minimum",
+        "not_applicable",
+        "customer_limit",
+    )
+    MESSAGES = {
+        "unknown": "There is no voucher with this code.",
+        "inactive": "This voucher is no longer valid.",
+        "expired": "This voucher has expired.",
+        "not_started": "This voucher is not valid yet.",
+        "exhausted": "This voucher has been used up.",
+        "below_minimum": "The order is below this voucher's minimum.",
+        "not_applicable": "This voucher does not apply to any book in the order.",
+        "customer_limit": "You have already used this voucher as often as it allows.",
+    }
+
+    def __init__(self, reason: str, **details: object):
+        self.reason = reason
+        extra = {name: str(value) for name, value in details.items()}
+        message = self.MESSAGES[reason]
+        if reason == "below_minimum" and "minimum" in extra:
+            message = f"This voucher needs an order of at least {extra['minimum']} before shipping."
+        super().__init__("voucher_invalid", message, {"reason": reason, **extra})
+
+
 class PaymentDeclined(DomainError):
     """The card was declined; nothing was placed."""
 

@@ -42,6 +42,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
         config.include(".views.cart")
         config.include(".views.orders")
         config.include(".views.staff")
+        config.include(".views.staff_vouchers")
         config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
         config.add_tween("bookstore_web.tweens.forwarded_for_tween", under="bookstore_core.logs.request_id_tween")
         config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)

@@ -1,8 +1,8 @@
 -- Checkout load for wrk: each request buys one or two of the hot books as one of
 -- the buyers (bearer tokens), with a fresh Idempotency-Key. Counts answers by status.
 -- Configured by bench/checkout.py through wrk's script arguments:
---   wrk ... -s checkout.lua URL -- <comma-separated tokens> <comma-separated book ids>
-local tokens, books = {}, {}
+--   wrk ... -s checkout.lua URL -- <comma-separated tokens> <comma-separated book ids> [voucher code]
+local tokens, books, voucher = {}, {}, ""
 local counter, started = 0, 0
 local threads = {}
 statuses = {}   -- global: done() reads each thread's table through thread:get()
@@ -22,6 +22,7 @@ end
 function init(args)
   tokens = split(args[1])
   books = split(args[2])
+  if args[3] and args[3] ~= "" then voucher = '"voucher_code":"' .. args[3] .. '",' end
   math.randomseed(os.time() + (thread_id or 0) * 7919)
 end
 
@@ -38,7 +39,7 @@ function request()
     local second = books[math.random(#books)]
     if second ~= first then items = items .. ',{"book_id":' .. second .. ',"quantity":1}' end
   end
-  local body = '{"items":[' .. items .. '],' .. address .. card .. '}'
+  local body = '{"items":[' .. items .. '],' .. address .. voucher .. card .. '}'
   local headers = {
     ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)],
     ["Content-Type"] = "application/json",

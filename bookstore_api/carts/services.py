@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from pyramid.config import Configurator
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from ..accounts.identity import Identity
 from ..catalog.models import Book
-from ..exceptions import Conflict, NotFound
+from ..exceptions import Conflict, NotFound, VoucherInvalid
+from ..vouchers.pricing import PricedLine, ShippingRule
+from ..vouchers.services import VoucherService, normalize_code
 from .models import Cart, CartItem
 
 CART_IDLE_DAYS = 30
@@ -30,9 +33,10 @@ def cart_expiry_cutoff() -> dt.datetime:
 
 
 class CartService:
-    def __init__(self, dbsession: Session, currency: str):
+    def __init__(self, dbsession: Session, currency: str, shipping: ShippingRule | None = None):
         self.db = dbsession
         self.currency = currency
+        self.shipping = shipping or ShippingRule(Decimal("0.00"), None)
 
     def create(self, identity: Identity | None) -> tuple[Cart, bool]:
         if identity is not None:
@@ -118,15 +122,28 @@ class CartService:
         self.db.expire(target, ["items"])
         return target
 
-    def render(self, cart: Cart) -> dict:
+    def render(self, cart: Cart, *, voucher_code: str | None = None, identity: Identity | None = None) -> dict:
+        """The cart with current prices, and what checkout would charge for it now.
+
+        Priced by the same call as checkout (:meth:`VoucherService.price`), so ``total`` is
+        the amount ``POST /orders`` charges; a voucher that cannot be used is reported in
+        ``voucher_error`` (with the checkout's reason) and left out of the total.
+        """
         book_ids = [item.book_id for item in cart.items]
-        books = {b.id: b for b in self.db.scalars(select(Book).where(Book.id.in_(book_ids)))} if book_ids else {}
+        books = (
+            {
+                b.id: b
+                for b in self.db.scalars(select(Book).where(Book.id.in_(book_ids)).options(undefer(Book.genre_ids)))
+            }
+            if book_ids
+            else {}
+        )
         items = []
-        subtotal = Decimal("0.00")
+        lines = []
         for item in cart.items:
             book = books[item.book_id]
             line_total = book.price * item.quantity
-            subtotal += line_total
+            lines.append(PricedLine(book.id, item.quantity, book.price, frozenset(book.genre_ids or ())))
             items.append(
                 {
                     "book_id": book.id,
@@ -138,13 +155,25 @@ class CartService:
                     "in_stock": book.stock_quantity >= item.quantity and book.archived_at is None,
                 }
             )
-        return {
-            "id": cart.id,
-            "items": items,
-            "item_count": sum(item["quantity"] for item in items),
-            "subtotal": f"{subtotal:.2f}",
-            "currency": self.currency,
-        }
+        body: dict[str, Any] = {"id": cart.id, "items": items, "item_count": sum(item["quantity"] for item in items)}
+        vouchers = VoucherService(self.db)
+        user_id = identity.user_id if identity is not None else None
+        try:
+            quote, _ = vouchers.price(lines, self.shipping, voucher_code, user_id)
+        except VoucherInvalid as exc:
+            quote, _ = vouchers.price(lines, self.shipping, None, user_id)
+            body["voucher_error"] = {"message": exc.message, **exc.details}
+        if voucher_code is not None:
+            body["voucher_code"] = normalize_code(voucher_code)
+        if quote.voucher_code is not None:
+            body["discount"] = f"{quote.discount:.2f}"
+        body.update(
+            subtotal=f"{quote.subtotal:.2f}",
+            shipping=f"{quote.shipping:.2f}",
+            total=f"{quote.total:.2f}",
+            currency=self.currency,
+        )
+        return body
 
     def purge_expired(self) -> int:
         result = self.db.execute(delete(Cart).where(Cart.updated_at < cart_expiry_cutoff()))
@@ -152,5 +181,9 @@ class CartService:
 
 
 def includeme(config: Configurator) -> None:
-    currency = config.get_settings()["bookstore.currency"]
-    config.register_service_factory(lambda context, request: CartService(request.dbsession, currency), CartService)
+    settings = config.get_settings()
+    currency = settings["bookstore.currency"]
+    shipping = ShippingRule.from_settings(settings)
+    config.register_service_factory(
+        lambda context, request: CartService(request.dbsession, currency, shipping), CartService
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from ..http.helpers import json_body, path_param
+from ..http.helpers import json_body, path_param, query_params
 from .services import CartService
 
 
@@ -21,7 +21,8 @@ def create_cart(request: Request) -> dict:
 @view_config(route_name="api.cart", request_method="GET", renderer="json", openapi=True)
 def get_cart(request: Request) -> dict:
     service = request.find_service(CartService)
-    return service.render(service.get(path_param(request, "cart_id"), request.identity))
+    cart = service.get(path_param(request, "cart_id"), request.identity)
+    return service.render(cart, voucher_code=query_params(request).get("voucher_code"), identity=request.identity)
 
 
 @view_config(route_name="api.cart.item", request_method="PUT", renderer="json", openapi=True)

@@ -1,4 +1,7 @@
-"""Orders, their lines (with a price snapshot), idempotency keys and the mail outbox."""
+"""Orders, their lines (with a price snapshot), idempotency keys and the mail outbox.
+
+An order's ``total`` is ``subtotal - discount + shipping`` (a database constraint).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,11 @@ class Order(TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint(f"status IN ({', '.join(repr(status) for status in STATUSES)})", name="status"),
-        CheckConstraint("subtotal >= 0 AND shipping >= 0 AND total = subtotal + shipping", name="totals"),
+        CheckConstraint(
+            "subtotal >= 0 AND shipping >= 0 AND discount >= 0 AND discount <= subtotal"
+            " AND total = subtotal - discount + shipping",
+            name="totals",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -34,6 +41,10 @@ class Order(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     subtotal: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     shipping: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    #: what the voucher took off the books (never off shipping); 0 without one
+    discount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, server_default="0")
+    #: the code as the voucher had it when the order was placed
+    voucher_code: Mapped[str | None] = mapped_column(String(32))
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     ship_name: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -10,6 +10,7 @@ import orjson
 
 from ..exceptions import InvalidInput
 from ..payments.services import Card, parse_card
+from ..vouchers.services import normalize_code
 from .models import Order
 
 #: copies of one book an order may hold (the spec bounds each line; lines of one book add up)
@@ -34,6 +35,7 @@ class CheckoutRequest:
     address: Address | None  # None when the order ships to a saved address (``address_id``)
     card: Card
     address_id: int | None = None
+    voucher_code: str | None = None
 
     def fingerprint(self) -> str:
         """A hash of what the request asks for; the card appears only as brand, last4 and expiry."""
@@ -44,6 +46,8 @@ class CheckoutRequest:
             "address_id": self.address_id,
             "card": [self.card.brand, self.card.last4, self.card.expiry_month, self.card.expiry_year],
         }
+        if self.voucher_code is not None:
+            data["voucher_code"] = self.voucher_code
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -97,7 +101,9 @@ def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
         raise InvalidInput("Some checkout details are not valid.", fields)
     assert card is not None
     address = _address(body["shipping_address"]) if body.get("shipping_address") is not None else None
-    return CheckoutRequest(body.get("cart_id"), items, address, card, body.get("address_id"))
+    voucher_code = body.get("voucher_code")
+    voucher_code = normalize_code(voucher_code) if voucher_code is not None else None
+    return CheckoutRequest(body.get("cart_id"), items, address, card, body.get("address_id"), voucher_code)
 
 
 def order_out(order: Order) -> dict[str, Any]:
@@ -116,6 +122,8 @@ def order_out(order: Order) -> dict[str, Any]:
         ],
         "subtotal": f"{order.subtotal:.2f}",
         "shipping": f"{order.shipping:.2f}",
+        "discount": f"{order.discount or 0:.2f}",
+        "voucher_code": order.voucher_code,
         "total": f"{order.total:.2f}",
         "currency": order.currency,
         "shipping_address": {

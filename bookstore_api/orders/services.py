@@ -40,6 +40,8 @@ from ..mail.messages import MailComposer
 from ..payments.services import PaymentDeclined as CardDeclined
 from ..payments.services import PaymentProvider, new_attempt_key
 from ..reviews.services import withdraw_unbought_reviews
+from ..vouchers.pricing import PricedLine, ShippingRule
+from ..vouchers.services import VoucherService
 from . import lifecycle
 from .models import IdempotencyKey, Order, OrderLine
 from .schemas import Address, CheckoutRequest
@@ -59,19 +61,6 @@ STATUS_MAILS = {
 
 #: the next order id, drawn when an Idempotency-Key is claimed
 NEXT_ORDER_ID = text("nextval(pg_get_serial_sequence('orders', 'id'))")
-
-
-class ShippingRule:
-    """Flat rate, free from a threshold (both in the shop's currency)."""
-
-    def __init__(self, flat_rate: Decimal, free_from: Decimal | None):
-        self.flat_rate = flat_rate
-        self.free_from = free_from
-
-    def cost(self, subtotal: Decimal) -> Decimal:
-        if self.free_from is not None and subtotal >= self.free_from:
-            return Decimal("0.00")
-        return self.flat_rate
 
 
 class DeclineLimit:
@@ -110,6 +99,7 @@ class OrderService:
         inventory: InventoryService,
         declines: DeclineLimit | None = None,
         mail: MailComposer | None = None,
+        vouchers: VoucherService | None = None,
     ):
         self.db = dbsession
         self.payments = payments
@@ -119,6 +109,7 @@ class OrderService:
         self.inventory = inventory
         self.declines = declines
         self.mail = mail
+        self.vouchers = vouchers or VoucherService(dbsession)
 
     # -- checkout --------------------------------------------------------------
 
@@ -171,7 +162,7 @@ class OrderService:
         books = {
             row.id: row
             for row in self.db.execute(
-                select(Book.id, Book.price, Book.stock_quantity, Book.title).where(
+                select(Book.id, Book.price, Book.stock_quantity, Book.title, Book.genre_ids).where(
                     Book.id.in_([book_id for book_id, _ in items]), Book.archived_at.is_(None)
                 )
             )
@@ -183,10 +174,16 @@ class OrderService:
         if short:  # fail fast, before charging the card
             raise OutOfStock("Some books are not available in the quantity asked for.", short)
 
-        subtotal = sum((books[book_id].price * quantity for book_id, quantity in items), Decimal("0.00"))
-        shipping = self.shipping.cost(subtotal)
-        total = (subtotal + shipping).quantize(CENT)
-        if total > MAX_ORDER_TOTAL:  # what orders.total can hold; checked before the card is charged
+        # The cart preview prices through the same call: what it showed is what is charged here.
+        lines = [
+            PricedLine(book_id, quantity, books[book_id].price, frozenset(books[book_id].genre_ids or ()))
+            for book_id, quantity in items
+        ]
+        quote, voucher = self.vouchers.price(lines, self.shipping, request.voucher_code, identity.user_id)
+        subtotal, shipping, discount, total = quote.subtotal, quote.shipping, quote.discount, quote.total
+        if (
+            total > MAX_ORDER_TOTAL or subtotal > MAX_ORDER_TOTAL
+        ):  # what orders.total can hold; checked before the card is charged
             raise InvalidInput(
                 f"One order may total at most {MAX_ORDER_TOTAL} {self.currency}; split it into several.",
                 {"items": "The order's total is too large."},
@@ -204,6 +201,8 @@ class OrderService:
             updated_at=now,
             subtotal=subtotal,
             shipping=shipping,
+            discount=discount,
+            voucher_code=voucher.code if voucher is not None else None,
             total=total,
             currency=self.currency,
             ship_name=ship_to.name,
@@ -246,6 +245,10 @@ class OrderService:
         # commit that follows (one statement per book, ascending ids: no deadlocks).
         # The order keeps the price read above: it is the price the card was charged.
         self.inventory.take_for_order(order.id, items, identity.user_id)
+        # ... and the voucher's use last of all (its row is the hottest: every checkout with the
+        # code waits on it), counted exactly or refused (the charge is then refunded).
+        if voucher is not None:
+            self.vouchers.redeem(voucher, identity.user_id, order.id, discount)
         return order, True
 
     def _charge(self, identity: Identity, key: str, request: CheckoutRequest, total: Decimal, address: str | None):
@@ -358,6 +361,7 @@ class OrderService:
         """A cancelled order's books go back in stock and its charge is refunded."""
         items = [(line.book_id, line.quantity) for line in order.lines]
         self.inventory.return_for_order(order.id, items, identity.user_id)
+        self.vouchers.release(order.id)  # after the books: the same lock order as checkout
         order.refund_reference = self.payments.refund(order.payment_reference, order.total, f"refund:{order.id}")
 
     def cancel(self, order_id: int, identity: Identity) -> Order:
@@ -373,11 +377,7 @@ class OrderService:
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     currency = settings["bookstore.currency"]
-    free_from = settings.get("bookstore.free_shipping_from", "50.00")
-    shipping = ShippingRule(
-        Decimal(str(settings.get("bookstore.shipping_flat_rate", "4.99"))),
-        Decimal(str(free_from)) if str(free_from).strip() else None,
-    )
+    shipping = ShippingRule.from_settings(settings)
 
     def limit(per: str) -> tuple[int, int]:
         return int(settings[f"bookstore.checkout_max_declines_per_{per}"]), int(
@@ -392,13 +392,14 @@ def includeme(config: Configurator) -> None:
             registry["payment_provider"],
             shipping,
             currency,
-            CartService(db, currency),
+            CartService(db, currency, shipping),
             InventoryService(db, registry["catalog_cache"], registry["mail"]),
             DeclineLimit(
                 WindowLimit(redis, "checkout:declines:user", *limit("user")),
                 WindowLimit(redis, "checkout:declines:addr", *limit("address")),
             ),
             registry["mail"],
+            VoucherService(db),
         )
 
     config.register_service_factory(factory, OrderService)

@@ -26,6 +26,8 @@ from . import MAX_ID, is_htmx, path_id, see_other
 log = logging.getLogger(__name__)
 
 CART_KEY = "cart_id"
+VOUCHER_KEY = "voucher_code"
+MAX_VOUCHER_LENGTH = 32
 COUNT_KEY = CART_COUNT_KEY
 MAX_QUANTITY = 99
 
@@ -52,14 +54,58 @@ def cart_view(cart: dict[str, Any]) -> dict[str, Any]:
             }
         )
     subtotal = to_decimal(cart.get("subtotal"))
+    subtotal = subtotal if subtotal is not None else sum((line["line_total"] for line in lines), Decimal(0))
+    shipping = to_decimal(cart.get("shipping"))
+    total = to_decimal(cart.get("total"))
+    voucher_error = cart.get("voucher_error") if isinstance(cart.get("voucher_error"), dict) else None
     return {
         "id": cart.get("id"),
         "lines": lines,
         "count": int(cart.get("item_count") or sum(line["quantity"] for line in lines)),
-        "subtotal": subtotal if subtotal is not None else sum((line["line_total"] for line in lines), Decimal(0)),
+        "subtotal": subtotal,
+        # what checkout will charge, as the API prices it (the same code prices the order)
+        "shipping": shipping,
+        "discount": to_decimal(cart.get("discount")),
+        "total": total if total is not None else subtotal,
+        "voucher_code": cart.get("voucher_code"),
+        "voucher_error": voucher_message(voucher_error) if voucher_error else None,
         "currency": currency,
         "has_shortages": any(line["short"] for line in lines),
     }
+
+
+#: what a shopper reads when a voucher cannot be used, by the API's reason
+VOUCHER_MESSAGES = {
+    "unknown": "There is no voucher with this code. Please check it.",
+    "inactive": "This voucher is no longer valid.",
+    "expired": "This voucher has expired.",
+    "not_started": "This voucher is not valid yet.",
+    "exhausted": "This voucher has been fully used.",
+    "below_minimum": "Your order is below this voucher's minimum.",
+    "not_applicable": "This voucher does not apply to any book in your cart.",
+    "customer_limit": "You have already used this voucher.",
+}
+
+
+def voucher_message(error: dict[str, Any]) -> str:
+    reason = str(error.get("reason") or "")
+    if reason == "below_minimum" and error.get("minimum"):
+        return f"This voucher needs an order of at least ${error['minimum']} before shipping."
+    return VOUCHER_MESSAGES.get(reason, "This voucher cannot be used.")
+
+
+def voucher_code(request: Request) -> str | None:
+    """The voucher the shopper applied (kept in their session until they remove it or check out)."""
+    code = request.session.get(VOUCHER_KEY) if has_session(request) else None
+    return code if isinstance(code, str) and code else None
+
+
+def clean_voucher_code(value: Any) -> str | None:
+    """A code as typed (spaces around it dropped); None when it cannot be one."""
+    code = str(value or "").strip()
+    if not code or len(code) > MAX_VOUCHER_LENGTH or not code.isprintable():
+        return None
+    return code
 
 
 def _remember(request: Request, cart: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +123,7 @@ def load_cart(request: Request) -> dict[str, Any] | None:
     if not cart_id:
         return None
     try:
-        return _remember(request, request.api.get(f"/carts/{cart_id}"))
+        return _remember(request, request.api.get(f"/carts/{cart_id}", {"voucher_code": voucher_code(request)}))
     except ApiError as exc:
         if exc.status not in (403, 404):
             raise
@@ -92,6 +138,7 @@ def ensure_cart(request: Request) -> dict[str, Any]:
 
 def forget_cart(request: Request) -> None:
     request.session.pop(CART_KEY, None)
+    request.session.pop(VOUCHER_KEY, None)
     request.session[COUNT_KEY] = 0
 
 
@@ -143,8 +190,8 @@ def _set_quantity(request: Request, cart: dict[str, Any], book_id: int, quantity
         updated = request.api.delete(f"/carts/{cart['id']}/items/{book_id}")
     else:
         updated = request.api.put(f"/carts/{cart['id']}/items/{book_id}", {"quantity": quantity})
-    if updated is None:  # 204: read the cart back
-        updated = request.api.get(f"/carts/{cart['id']}")
+    if updated is None or voucher_code(request):  # 204, or priced without the voucher: read the cart back
+        updated = request.api.get(f"/carts/{cart['id']}", {"voucher_code": voucher_code(request)})
     return _remember(request, updated)
 
 
@@ -209,6 +256,44 @@ def cart_update(request: Request) -> Response:
     return see_other(request, request.route_path("cart"))
 
 
+@view_config(route_name="cart_voucher", request_method="POST")
+def cart_voucher(request: Request) -> Response:
+    """Apply a voucher code to the cart (or remove it): the cart then shows the discount and the new total."""
+    back = request.route_path("checkout") if request.POST.get("back") == "checkout" else request.route_path("cart")
+    error = None
+    if request.POST.get("action") == "remove":
+        request.session.pop(VOUCHER_KEY, None)
+        message = "The voucher is removed."
+    else:
+        code = clean_voucher_code(request.POST.get("code"))
+        if code is None:
+            error = "Enter the voucher code (up to 32 letters and digits)."
+        else:
+            request.session[VOUCHER_KEY] = code
+        message = None
+    cart = load_cart(request)
+    if cart is None or not cart["lines"]:
+        if request.session.pop(VOUCHER_KEY, None) is not None:
+            error, message = "Add a book to your cart before applying a voucher.", None
+    elif cart["voucher_error"] and request.session.get(VOUCHER_KEY):
+        error = cart["voucher_error"]
+        request.session.pop(VOUCHER_KEY, None)  # a code that does not work is not kept
+        cart = load_cart(request)
+    elif cart["discount"] is not None and message is None:
+        message = f"Voucher {cart['voucher_code']} is applied."
+    if is_htmx(request) and back == request.route_path("cart"):
+        return render_to_response(
+            "cart/_cart.html",
+            {"cart": cart or cart_view({"items": []}), "error": error, "notice": message, "oob": True},
+            request=request,
+        )
+    if error:
+        request.session.flash(error, "error")
+    elif message:
+        request.session.flash(message, "success")
+    return see_other(request, back)
+
+
 def _within_stock(cart: dict, book_id: int, quantity: int) -> tuple[int, str | None]:
     """The quantity to set (no more than is available) and, when it had to be lowered, why."""
     line = next((line for line in cart["lines"] if line["book_id"] == book_id), None)
@@ -223,3 +308,4 @@ def includeme(config) -> None:
     config.add_route("cart", "/cart")
     config.add_route("cart_add", "/cart/items")
     config.add_route("cart_item", "/cart/items/{book_id}")
+    config.add_route("cart_voucher", "/cart/voucher")

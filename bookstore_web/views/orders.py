@@ -28,7 +28,7 @@ from ..api import ApiError, ApiUnavailable
 from ..templating import to_decimal
 from . import pages, path_id, positive_int, see_other
 from .addresses import COUNTRIES, COUNTRY_NAMES, address_errors, saved_addresses
-from .cart import cart_view, forget_cart, load_cart
+from .cart import VOUCHER_KEY, cart_view, clean_voucher_code, forget_cart, load_cart, voucher_message
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,10 @@ def checkout_submit(request: Request) -> Any:
             body["shipping_address"] = {name: form[name] for name in ADDRESS_FIELDS if form[name]}
         else:
             body["address_id"] = int(form["address_id"])
+        # the voucher the page showed (and priced the total with), not whatever the session holds now
+        code = clean_voucher_code(request.POST.get("voucher_code"))
+        if code is not None:
+            body["voucher_code"] = code
         try:
             order = request.api.post("/orders", body, headers={"Idempotency-Key": key})
         except ApiError as exc:
@@ -159,6 +163,9 @@ def checkout_submit(request: Request) -> Any:
             else:
                 errors, short = _checkout_errors(exc, cart)
                 status = exc.status if exc.status in (402, 409) else 400
+                if exc.code == "voucher_invalid":  # show the order again without it, at its new total
+                    request.session.pop(VOUCHER_KEY, None)
+                    cart = load_cart(request)
         else:
             forget_cart(request)
             request.session["last_order_key"] = [key, order["id"]]
@@ -211,6 +218,9 @@ def _checkout_errors(exc: ApiError, cart: dict[str, Any]) -> tuple[dict[str, str
         return {
             "form": "Your card was declined, and nothing was charged. Please check the details or use another card.",
         }, []
+    if exc.status == 409 and exc.code == "voucher_invalid":
+        message = voucher_message(exc.details)
+        return {"form": f"{message} It is removed from your order; please check the new total and place it again."}, []
     if exc.status == 409 and exc.code == "out_of_stock":
         titles = {line["book_id"]: line["title"] for line in cart["lines"]}
         short = []
@@ -259,9 +269,11 @@ def order_view(order: dict[str, Any]) -> dict[str, Any]:
                 "line_total": to_decimal(line.get("line_total")) or unit * int(line["quantity"]),
             }
         )
+    discount = to_decimal(order.get("discount"))
     return {
         **order,
         "lines": lines,
+        "discount": discount if discount else None,
         "item_count": sum(int(line["quantity"]) for line in lines),
         # the API says what this shopper may do with the order now
         "cancellable": "cancel" in (order.get("actions") or ()),
