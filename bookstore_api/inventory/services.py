@@ -6,7 +6,8 @@ other instead of deadlocking and can never take more than there is; each
 statement also writes its ledger row. A cancelled order's stock comes back the
 same way (ascending ids, a ledger row per book), and staff restock and adjust
 through :meth:`InventoryService.change_stock`. Each change bumps the book's
-cache version once the transaction commits.
+cache version once the transaction commits; a change that takes a book to
+:data:`LOW_STOCK_THRESHOLD` copies or fewer writes a ``book.low_stock`` webhook event.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
 from ..exceptions import InsufficientStock, NotFound, OutOfStock
+from ..webhooks import events as webhook_events
 from .models import StockMovement
 
 #: Take ``quantity`` copies if there are that many, and write the ledger row, in one round trip.
@@ -33,9 +35,17 @@ TAKE_STOCK = text(
     )
     INSERT INTO stock_movements (book_id, delta, reason, resulting_quantity, order_id, actor_user_id)
     SELECT id, -:quantity, 'order', stock_quantity, :order_id, :actor FROM taken
-    RETURNING id
+    RETURNING resulting_quantity
     """
 )
+
+#: stock at or below this is low: the low-stock report's default, and when ``book.low_stock`` is sent
+LOW_STOCK_THRESHOLD = 5
+
+
+def fell_to_low_stock(before: int, after: int, threshold: int = LOW_STOCK_THRESHOLD) -> bool:
+    """Whether a change from ``before`` to ``after`` copies crossed into low stock."""
+    return after <= threshold < before
 
 
 def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> list[dict]:
@@ -74,6 +84,7 @@ class InventoryService:
             if current is None:
                 raise NotFound("book")
             raise InsufficientStock(book_id, current, delta)
+        self._low_stock_check(book_id, row.stock_quantity - delta, row.stock_quantity)
         return self.record(
             book_id, delta, reason, row.stock_quantity, note=note, actor_user_id=actor_user_id, order_id=order_id
         )
@@ -94,6 +105,7 @@ class InventoryService:
                     "Some books sold out while you were checking out.",
                     self.current_shortages(items) or [{"book_id": book_id}],
                 )
+            self._low_stock_check(book_id, taken.resulting_quantity + quantity, taken.resulting_quantity)
         self.stock_changed([book_id for book_id, _ in items])
 
     def return_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
@@ -109,6 +121,11 @@ class InventoryService:
                 .returning(Book.stock_quantity)
             ).scalar_one()
             self.record(book_id, quantity, "cancel", resulting, order_id=order_id, actor_user_id=actor_user_id)
+
+    def _low_stock_check(self, book_id: int, before: int, after: int) -> None:
+        """A change that takes a book into low stock sends ``book.low_stock`` (in this transaction)."""
+        if fell_to_low_stock(before, after):
+            webhook_events.book_low_stock(self.db, book_id, after, LOW_STOCK_THRESHOLD)
 
     def current_shortages(self, items: list[tuple[int, int]]) -> list[dict]:
         """The items that the live (unarchived) stock cannot fill right now."""

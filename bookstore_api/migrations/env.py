@@ -16,6 +16,7 @@ from bookstore_api.inventory import models as _inventory  # noqa: F401
 from bookstore_api.mail import models as _mail  # noqa: F401
 from bookstore_api.orders import models as _orders  # noqa: F401
 from bookstore_api.reviews import models as _reviews  # noqa: F401
+from bookstore_api.webhooks import models as _webhooks  # noqa: F401
 
 #: an arbitrary constant shared by every process that migrates this schema
 MIGRATION_LOCK_ID = 0x626F6F6B  # "book"
