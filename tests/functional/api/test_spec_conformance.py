@@ -53,7 +53,7 @@ CHECKS = [
 
 #: fields a well-formed request can still be refused for (openapi.yaml's description lists the rules)
 BEYOND_THE_SCHEMA = frozenset(
-    {"isbn", "currency", "genres", "min_price", "items", "password", "payment.card_number", "payment.expiry"}
+    {"isbn", "currency", "genres", "min_price", "items", "password", "payment.card_number", "payment.expiry", "url"}
 )
 
 
