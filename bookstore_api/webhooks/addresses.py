@@ -18,6 +18,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -62,11 +64,19 @@ class RefusedURL(ValueError):
     """The URL may not receive webhooks; the message says why (safe to show to staff)."""
 
 
+#: name lookups run here, so a slow resolver costs a request (or a delivery) at most RESOLVE_TIMEOUT
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+RESOLVE_TIMEOUT = 3.0
+
+
 def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to (an address literal resolves to itself)."""
+    """Every address ``host`` resolves to (an address literal resolves to itself), within a few seconds."""
+    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        infos = lookup.result(timeout=RESOLVE_TIMEOUT)
+    except FutureTimeout as exc:
+        raise RefusedURL(f"The host name {host} did not resolve in time.") from exc
+    except (OSError, UnicodeError) as exc:
         raise RefusedURL(f"The host name {host} does not resolve.") from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:

@@ -5,10 +5,12 @@ Each round:
 
 1. **Claim** (one short transaction): due pending deliveries are selected with
    ``FOR UPDATE SKIP LOCKED`` (so any number of workers share the queue without
-   sending anything twice) and leased by moving their next attempt a few minutes
-   ahead; a worker that dies mid-round only delays them. A delivery waits while an
-   earlier one with the same ordering key (``order:<id>``) for the same endpoint is
-   still pending, so one order's events reach an endpoint in order.
+   sending anything twice) and leased by moving their next attempt past the
+   longest a round can take; a worker that dies mid-round only delays them. A
+   delivery waits while an earlier one with the same ordering key (``order:<id>``)
+   for the same endpoint is still pending, so one order's events reach an endpoint
+   in order. Endpoints take turns within a round, and each gets at most
+   ``per_endpoint`` deliveries of it, so a slow receiver cannot starve the others.
 2. **Send** (no transaction open): each body is signed and POSTed with short
    timeouts and a hard deadline, concurrently. The URL is checked again
    (:mod:`.addresses`) and the connection goes to an address that was checked.
@@ -55,14 +57,21 @@ USER_AGENT = "Bookstore-Webhooks/1"
 
 CLAIM = text(
     """
-    WITH due AS (
-        SELECT d.id FROM webhook_deliveries d
+    WITH heads AS (
+        -- due, and not held back by an earlier pending delivery of the same key to the same endpoint
+        SELECT d.id, d.next_attempt_at,
+               row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS turn
+        FROM webhook_deliveries d
         WHERE d.status = 'pending' AND d.next_attempt_at <= now()
           AND (d.ordering_key IS NULL OR NOT EXISTS (
                 SELECT 1 FROM webhook_deliveries earlier
                 WHERE earlier.endpoint_id = d.endpoint_id AND earlier.ordering_key = d.ordering_key
                   AND earlier.status = 'pending' AND earlier.ordering_key IS NOT NULL AND earlier.id < d.id))
-        ORDER BY d.next_attempt_at, d.id
+    ), due AS (
+        -- endpoints take turns, and none gets more than :per_endpoint of a round (a slow one cannot hold up the rest)
+        SELECT d.id FROM webhook_deliveries d JOIN heads ON heads.id = d.id
+        WHERE heads.turn <= :per_endpoint AND d.status = 'pending' AND d.next_attempt_at <= now()
+        ORDER BY heads.turn, heads.next_attempt_at, d.id
         LIMIT :limit
         FOR UPDATE OF d SKIP LOCKED
     )
@@ -211,7 +220,8 @@ class Deliverer:
         *,
         batch: int = 100,
         concurrency: int = 8,
-        lease_seconds: float = 300,
+        per_endpoint: int | None = None,
+        lease_seconds: float | None = None,
         clock: Callable[[], int] = lambda: int(time.time()),
         rng: random.Random | None = None,
     ):
@@ -220,7 +230,12 @@ class Deliverer:
         self.sender = sender
         self.batch = batch
         self.concurrency = max(1, concurrency)
-        self.lease_seconds = lease_seconds
+        #: deliveries to one endpoint per round: by default four waves of the worker's threads
+        self.per_endpoint = per_endpoint or 4 * self.concurrency
+        # a claimed delivery is leased for longer than a round can take, so no other worker
+        # sends it meanwhile; if this worker dies, it is sent again when the lease runs out
+        round_seconds = sender.deadline * -(-batch // self.concurrency)
+        self.lease_seconds = lease_seconds or max(300.0, 2 * round_seconds)
         self.clock = clock
         self.rng = rng or random.Random()
         self._pool = (
@@ -252,7 +267,13 @@ class Deliverer:
 
     def _claim(self) -> list[Claimed]:
         with self._session() as session, session.begin():
-            rows = session.execute(CLAIM, {"limit": self.batch, "lease": self.lease_seconds}).mappings().all()
+            rows = (
+                session.execute(
+                    CLAIM, {"limit": self.batch, "lease": self.lease_seconds, "per_endpoint": self.per_endpoint}
+                )
+                .mappings()
+                .all()
+            )
         claimed = []
         for row in sorted(rows, key=lambda r: r["id"]):
             secret = error = None

@@ -219,6 +219,28 @@ def test_an_edit_clears_the_failing_state(staff, dbsession):
     assert staff.patch(f"/webhooks/{hook['id']}", {"description": "fixed"}).json["failing"] is False
 
 
+def test_endpoints_take_turns_so_a_busy_one_cannot_hold_up_the_rest(staff, dbsession, loopback, api_app, receiver):
+    receiver.start()
+    busy = staff.post("/webhooks", {"url": receiver.url + "/busy", "events": ["order.paid"]}).json
+    quiet = staff.post("/webhooks", {"url": receiver.url + "/quiet", "events": ["order.paid"]}).json
+    for _ in range(6):
+        staff.post(f"/webhooks/{busy['id']}/test", status=202)
+    staff.post(f"/webhooks/{quiet['id']}/test", status=202)
+    deliverer = Deliverer(
+        dbsession.connection(),
+        api_app.registry["webhook_secret_box"],
+        Sender(AddressPolicy(allow_loopback=True)),
+        batch=3,
+        concurrency=1,
+        per_endpoint=2,
+    )
+    assert deliverer.deliver_due() == (3, 0)
+    assert sorted(got.path for got in receiver.received) == ["/hooks/busy", "/hooks/busy", "/hooks/quiet"]
+    while deliverer.deliver_due() != (0, 0):
+        pass
+    assert len(receiver.received) == 7
+
+
 def test_redirects_are_not_followed(staff, loopback, worker, receiver):
     receiver.status = 302
     receiver.start()
