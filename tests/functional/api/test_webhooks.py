@@ -4,10 +4,12 @@ in the transaction that caused them. Delivery itself is tests/functional/api/tes
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 import transaction
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from bookstore_api.accounts.identity import Identity
 from bookstore_api.carts.services import CartService
@@ -247,3 +249,48 @@ def test_low_stock_is_sent_when_stock_falls_to_the_threshold(staff, customer, db
         {"book_id": book.id, "stock_quantity": 5, "threshold": 5},
         {"book_id": book.id, "stock_quantity": 2, "threshold": 5},
     ]
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_loopback_is_never_allowed_in_production():
+    from bookstore_api.settings import build_settings
+
+    env = {"BOOKSTORE_DATABASE_URL": "postgresql://db/x", "BOOKSTORE_ENV": "production"}
+    assert build_settings({}, env)["webhooks.allow_loopback"] == "false"
+    with pytest.raises(ValueError, match="development and tests only"):
+        build_settings({}, {**env, "BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK": "true"})
+
+
+@pytest.mark.needs_db
+def test_production_without_a_secret_key_refuses_webhooks(app_settings, monkeypatch, capsys):
+    import webtest
+
+    from bookstore_api import main
+    from bookstore_api.cli import main as bookstore
+    from tests.helpers.clients import Client
+    from tests.helpers.factories import make_user
+
+    settings = {**app_settings, "bookstore.env": "production"}
+    app = main({}, **settings)
+    try:
+        client = Client(webtest.TestApp(app, extra_environ={"REMOTE_ADDR": "127.0.0.11"}))
+        email = f"prod-staff-{uuid4().hex[:8]}@example.com"
+        with Session(app.registry["dbengine"]) as session, session.begin():
+            make_user(session, app, email=email, password="staff password 1", role="staff")
+        try:
+            client.token = client.post("/auth/tokens", {"email": email, "password": "staff password 1"}).json["token"]
+            error = client.post("/webhooks", {"url": PUBLIC_URL, "events": ["order.paid"]}, status=503).json["error"]
+            assert error["code"] == "not_configured" and "BOOKSTORE_WEBHOOK_SECRET_KEY" in error["message"]
+        finally:
+            with Session(app.registry["dbengine"]) as session, session.begin():
+                session.execute(text("DELETE FROM users WHERE email = :email"), {"email": email})
+    finally:
+        app.registry["dbengine"].dispose()
+
+    monkeypatch.setenv("BOOKSTORE_DATABASE_URL", app_settings["sqlalchemy.url"])
+    monkeypatch.setenv("BOOKSTORE_ENV", "production")
+    monkeypatch.delenv("BOOKSTORE_WEBHOOK_SECRET_KEY", raising=False)
+    assert bookstore(["deliver-webhooks", "--once"]) == 2
+    assert "BOOKSTORE_WEBHOOK_SECRET_KEY" in capsys.readouterr().err
