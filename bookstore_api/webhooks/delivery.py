@@ -19,6 +19,9 @@ Each round:
    delivery delivered and clears the endpoint's ``failing``; anything else is
    retried with exponential back-off and jitter, until the delivery is 24 hours
    old: then it is marked failed and its endpoint failing.
+
+Once an hour the loop deletes deliveries finished more than 30 days ago (with
+their attempts) and the events no delivery refers to any more.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ BACKOFF_CAP_SECONDS = 3600
 #: response bytes read (and kept, shortened, as the error of a failed attempt)
 RESPONSE_LIMIT = 2048
 USER_AGENT = "Bookstore-Webhooks/1"
+#: finished deliveries (and their attempts) are kept this long in the delivery log
+RETENTION_DAYS = 30
+PURGE_EVERY_SECONDS = 3600
 
 CLAIM = text(
     """
@@ -403,10 +409,39 @@ class Deliverer:
                     {"ids": sorted(failing - recovered)},
                 )
 
+    # -- housekeeping ------------------------------------------------------------
+
+    def purge(self, keep_days: int = RETENTION_DAYS) -> int:
+        """Delete deliveries finished (delivered or given up) more than ``keep_days`` ago, their attempts,
+        and events nothing refers to any more; the number of deliveries deleted."""
+        with self._session() as session, session.begin():
+            deleted = session.execute(
+                text(
+                    "DELETE FROM webhook_deliveries WHERE status <> 'pending' "
+                    "AND coalesce(delivered_at, failed_at) < now() - make_interval(days => :days)"
+                ),
+                {"days": keep_days},
+            ).rowcount
+            session.execute(
+                text(
+                    "DELETE FROM webhook_events e WHERE e.created_at < now() - make_interval(days => :days) "
+                    "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)"
+                ),
+                {"days": keep_days},
+            )
+        return deleted
+
     # -- the loop ----------------------------------------------------------------
 
     def run_forever(self, interval: float = 2.0, should_stop: Callable[[], bool] = lambda: False) -> None:
+        purged_at = 0.0
         while not should_stop():
+            if time.monotonic() - purged_at > PURGE_EVERY_SECONDS:
+                try:
+                    self.purge()
+                except Exception:  # housekeeping may wait for the next hour
+                    log.exception("webhook log purge failed")
+                purged_at = time.monotonic()
             try:
                 delivered, failed = self.deliver_due()
             except Exception:  # the database may be away a moment: keep going

@@ -407,3 +407,27 @@ def test_the_command_sends_what_is_due_once(committed, receiver, capsys):
     staff.post(f"/webhooks/{hook['id']}/test", status=202)
     assert bookstore(["deliver-webhooks", "--once"]) == 1  # the receiver is down: retried later
     assert "delivered 0, failed 1" in capsys.readouterr().out
+
+
+def test_finished_deliveries_are_purged_after_30_days(staff, dbsession, worker):
+    hook = staff.post("/webhooks", {"url": "https://93.184.215.14/x", "events": ["order.paid"]}).json
+    for _ in range(3):
+        staff.post(f"/webhooks/{hook['id']}/test", status=202)
+    old_delivered, old_failed, pending = [row["id"] for row in log_of(staff, hook)]
+    dbsession.execute(
+        text(
+            "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now() - interval '31 days' "
+            "WHERE public_id = :id"
+        ),
+        {"id": old_delivered},
+    )
+    dbsession.execute(
+        text(
+            "UPDATE webhook_deliveries SET status = 'failed', failed_at = now() - interval '29 days' WHERE public_id = :id"
+        ),
+        {"id": old_failed},
+    )
+    dbsession.execute(text("UPDATE webhook_events SET created_at = now() - interval '40 days'"))
+    assert worker().purge() == 1
+    assert [row["id"] for row in log_of(staff, hook)] == [old_failed, pending]
+    assert dbsession.execute(text("SELECT count(*) FROM webhook_events")).scalar_one() == 2
