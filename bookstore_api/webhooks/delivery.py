@@ -170,7 +170,8 @@ class Sender:
                 else _PinnedHTTPConnection(target, str(address), self.timeout)
             )
             # a hard deadline for the whole exchange: a receiver that trickles bytes is cut off
-            watchdog = threading.Timer(self.deadline, _abort, (connection,))
+            expired = threading.Event()
+            watchdog = threading.Timer(self.deadline, _abort, (connection, expired))
             watchdog.daemon = True
             watchdog.start()
             try:
@@ -179,13 +180,17 @@ class Sender:
                 snippet = response.read(RESPONSE_LIMIT)
                 status = response.status
             except (OSError, http.client.HTTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-                if connection.sock is None or isinstance(exc, ConnectionRefusedError | socket.timeout):
-                    continue  # could not connect: try the host's next (checked) address
+                if expired.is_set():
+                    return Outcome(None, took(), f"no answer within {self.deadline:g} s")
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                if connection.sock is None:
+                    continue  # never connected, so nothing was sent: try the host's next (checked) address
                 return Outcome(None, took(), error)
             finally:
                 watchdog.cancel()
                 connection.close()
+            if expired.is_set():  # cut off mid-answer: whatever was parsed is not an answer
+                return Outcome(None, took(), f"no answer within {self.deadline:g} s")
             if 200 <= status < 300:
                 return Outcome(status, took(), None)
             reason = "redirect not followed" if 300 <= status < 400 else "not a 2xx answer"
@@ -194,7 +199,8 @@ class Sender:
         return Outcome(None, took(), error)
 
 
-def _abort(connection: http.client.HTTPConnection) -> None:
+def _abort(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    expired.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):
