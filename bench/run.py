@@ -13,7 +13,9 @@
    short run that sells out (so the last copies are fought over); and the same load
    with one shared 10 % voucher on every order, with a cap and without, next to the
    plain run (the ratio is what counting voucher uses exactly costs).
-4. Peak RSS (VmHWM) of every server process.
+4. Webhook deliveries/s: ``bookstore deliver-webhooks`` (two worker processes) sending signed
+   events to a small receiver on 127.0.0.1, with the exactly-once, in-order and signature checks.
+5. Peak RSS (VmHWM) of every server process.
 
 Prints a table with each figure, its ratio to the API's ``/healthz`` req/s and the
 targets of issue 7 (PASS/MISS is information only: the exit status is 0 unless the
@@ -50,6 +52,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import checkout  # noqa: E402
+import webhooks  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
     api_server,
@@ -77,6 +80,7 @@ PROFILES = {
         "checkout_seconds": 15,
         "checkout_stock": 1000,
         "sellout_seconds": 5,
+        "webhook_deliveries": 6000,
     },
     "quick": {
         "stages": [10_000, 100_000],
@@ -88,6 +92,7 @@ PROFILES = {
         "checkout_seconds": 6,
         "checkout_stock": 500,
         "sellout_seconds": None,  # the sell-out run costs ~30 s of set-up
+        "webhook_deliveries": 3000,
     },
 }
 
@@ -500,6 +505,18 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
     client.close()
 
 
+def webhook_run(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
+    """Webhook deliveries/s on a database of its own, to a receiver on 127.0.0.1."""
+    count = profile["webhook_deliveries"]
+    log(f"webhooks: {count} deliveries, 2 workers, to a receiver on 127.0.0.1")
+    result = webhooks.run(fresh_database(database_url, "bench_webhooks"), deliveries=count, workers=2)
+    results["webhooks"] = result
+    log(
+        f"  {result['deliveries_per_second']} deliveries/s, {result['duplicates']} duplicates, "
+        f"{result['out_of_order']} out of order, {result['bad_signatures']} bad signatures"
+    )
+
+
 def checkout_runs(database_url: str, redis_url: str, profile: dict, results: dict) -> None:
     """Checkout on databases of its own (the oversell check reads every book's stock)."""
     runs = {
@@ -697,6 +714,23 @@ def table_rows(results: dict) -> list[dict]:
             ),
         )
 
+    hooks = results.get("webhooks")
+    if hooks:
+        add(
+            "webhook deliveries/s",
+            hooks["deliveries_per_second"],
+            "deliveries/s",
+            target="each once, in order",
+            ok=hooks["duplicates"] == 0
+            and hooks["out_of_order"] == 0
+            and hooks["bad_signatures"] == 0
+            and hooks["received"] == hooks["deliveries"],
+            note=(
+                f"{hooks['deliveries']} deliveries, {hooks['workers']} workers x {hooks['concurrency_per_worker']},"
+                f" attempt p50 {hooks['attempt_p50_ms']} ms, p99 {hooks['attempt_p99_ms']} ms"
+            ),
+        )
+
     rss = dict(results.get("rss_mb", {}))
     for name in ("checkout", "checkout_voucher", "checkout_voucher_uncapped", "checkout_sellout"):
         if results.get(name):
@@ -744,6 +778,7 @@ def main() -> int:
     parser.add_argument(
         "--checkout-only", action="store_true", help="only the checkout runs (no seeding, search or load)"
     )
+    parser.add_argument("--no-webhooks", action="store_true", help="skip the webhook delivery run")
     parser.add_argument("--output", help="results file (default bench/results/<UTC timestamp>.json)")
     args = parser.parse_args()
 
@@ -786,6 +821,8 @@ def main() -> int:
             phase("load", load_servers, database_url, redis_url, profile, args, results)
         if not args.no_checkout:
             phase("checkout", checkout_runs, database_url, redis_url, profile, results)
+        if not args.no_webhooks:
+            phase("webhooks", webhook_run, database_url, redis_url, profile, results)
 
     results["machine"]["loadavg_at_end"] = list(os.getloadavg())
     results["table"] = table_rows(results)

@@ -46,7 +46,6 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".http.validation")
         config.include(".http.health")
         # the domains
-        config.include(".mail")
         config.include(".accounts")
         config.include(".addresses")
         config.include(".catalog")
@@ -57,6 +56,8 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".orders")
         config.include(".reviews")
         config.include(".wishlist")
+        config.include(".mail")
+        config.include(".webhooks")
         config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
         config.add_tween(
             "bookstore_api.http.tweens.relative_location_tween", under="bookstore_core.logs.request_id_tween"

@@ -142,3 +142,9 @@ class Busy(DomainError):
     def __init__(self, message: str = "The server is busy; please retry shortly.", retry_after: int = 1):
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, {"retry_after": self.retry_after})
+
+
+class NotConfigured(DomainError):
+    """A feature needs a setting this server lacks (a 503 until it is configured)."""
+
+    code = "not_configured"

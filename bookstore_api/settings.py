@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bookstore_core.settings import layered_settings
+from bookstore_core.settings import as_bool, layered_settings
 
 #: environment variable -> (settings key, converter)
 ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
@@ -45,6 +45,9 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_PASSWORD_RESET_WINDOW_SECONDS": ("bookstore.password_reset_window_seconds", int),
     "BOOKSTORE_VERIFICATION_MAILS_PER_USER": ("bookstore.verification_mails_per_user", int),
     "BOOKSTORE_VERIFICATION_WINDOW_SECONDS": ("bookstore.verification_window_seconds", int),
+    "BOOKSTORE_WEBHOOK_SECRET_KEY": ("webhooks.secret_key", str),
+    "BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK": ("webhooks.allow_loopback", str),
+    "BOOKSTORE_WEBHOOK_TIMEOUT_SECONDS": ("webhooks.timeout_seconds", float),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -81,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     # verification mails (resends and address changes) per account
     "bookstore.verification_mails_per_user": 5,
     "bookstore.verification_window_seconds": 3600,
+    # development and tests only: let webhooks go to 127.0.0.0/8 and ::1 (refused in production)
+    "webhooks.allow_loopback": "false",
+    "webhooks.timeout_seconds": 5.0,
 }
 
 
@@ -90,4 +96,8 @@ def build_settings(ini_settings: Mapping[str, Any], environ: Mapping[str, str] |
     if not settings.get("sqlalchemy.url"):
         raise ValueError("No database configured: set BOOKSTORE_DATABASE_URL or sqlalchemy.url")
     settings["bookstore.currency"] = str(settings["bookstore.currency"]).upper()
+    if settings.get("bookstore.env") == "production" and as_bool(settings.get("webhooks.allow_loopback")):
+        raise ValueError(
+            "webhooks.allow_loopback (BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK) is for development and tests only"
+        )
     return settings

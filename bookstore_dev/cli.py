@@ -2,7 +2,7 @@
 ``run`` (the whole shop locally) and ``seed`` (a demo catalogue).
 
 The API image's ``bookstore`` has the API's commands only (migrate, create-user,
-send-mail, purge-carts, serve): no image carries demo data or embedded servers.
+send-mail, deliver-webhooks, purge-carts, serve): no image carries demo data or embedded servers.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
 
 
 def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: list) -> None:
-    """Both apps and the mailer as child processes; returns once both apps listen."""
+    """Both apps, the mailer and the webhook worker as child processes; returns once both apps listen."""
     apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
     env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
     env.setdefault("BOOKSTORE_STOREFRONT_URL", f"http://127.0.0.1:{dev['web_port']}")  # links in mails
@@ -102,6 +102,7 @@ def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: l
         argv = [sys.executable, "-m", SERVE_MODULES[app], "serve", "--host", "127.0.0.1", "--port", str(port)]
         children.append(_spawn(argv, env, var / f"{app}.log"))
     mailer = [sys.executable, "-m", SERVE_MODULES["api"], "send-mail", "--loop", "--interval", "2"]
+    webhooks = [sys.executable, "-m", SERVE_MODULES["api"], "deliver-webhooks", "--interval", "1"]
     for (app, port), child in zip(apps, children, strict=True):
         deadline = time.monotonic() + 30
         while not port_open("127.0.0.1", port):
@@ -109,6 +110,7 @@ def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: l
                 raise RuntimeError(f"the {app} server did not start; see {var / (app + '.log')}")
             time.sleep(0.05)
     children.append(_spawn(mailer, env, var / "mailer.log"))
+    children.append(_spawn(webhooks, env, var / "webhooks.log"))
 
 
 def _stop(children: list[subprocess.Popen], managed: list) -> None:
@@ -147,6 +149,8 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         database_url, redis_url = _start_services(var, dev, managed)
         env = dict(os.environ, BOOKSTORE_DATABASE_URL=database_url, BOOKSTORE_REDIS_URL=redis_url)
         env.setdefault("BOOKSTORE_ENV", "development")
+        if env["BOOKSTORE_ENV"] != "production":  # local receivers (a test server on 127.0.0.1) may get webhooks
+            env.setdefault("BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK", "true")
         demo_accounts = _prepare_database(build_settings({}, env), dev, demo_books)
         _start_apps(var, dev, env, children)
         _say(f"ready in {time.monotonic() - started:.1f}s")

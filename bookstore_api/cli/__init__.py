@@ -1,4 +1,4 @@
-"""The ``bookstore`` command: migrate, create users, send and read mail, purge carts and serve the API.
+"""The ``bookstore`` command: migrate, create users, send and read mail, send webhooks, purge carts and serve the API.
 
 Settings come from the environment (``BOOKSTORE_*``) or an ini file given with
 ``--ini``; both go through the same settings code as the app.
@@ -84,6 +84,48 @@ def cmd_mail_show(args: argparse.Namespace) -> int:
     return show_mail(load_settings(args.ini), args.number, sys.stdout, args.html)
 
 
+def make_deliverer(settings: dict[str, Any], *, concurrency: int = 8, batch: int = 100):
+    """The webhook worker for these settings (None when no secret key is configured in production)."""
+    from bookstore_core.settings import as_bool
+
+    from ..infra.db import make_engine
+    from ..webhooks.addresses import AddressPolicy
+    from ..webhooks.delivery import Deliverer, Sender
+    from ..webhooks.signing import secret_box
+
+    box = secret_box(settings)
+    if box is None:
+        return None
+    engine = make_engine(settings, application_name="bookstore webhooks")
+    policy = AddressPolicy(allow_loopback=as_bool(settings.get("webhooks.allow_loopback")))
+    timeout = float(settings.get("webhooks.timeout_seconds") or 5.0)
+    sender = Sender(policy, timeout=timeout, deadline=3 * timeout)
+    return Deliverer(engine, box, sender, batch=batch, concurrency=concurrency)
+
+
+def cmd_deliver_webhooks(args: argparse.Namespace) -> int:
+    from bookstore_core.logs import configure_logging
+
+    settings = load_settings(args.ini)
+    configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
+    deliverer = make_deliverer(settings, concurrency=args.concurrency, batch=args.batch)
+    if deliverer is None:
+        print("set BOOKSTORE_WEBHOOK_SECRET_KEY to deliver webhooks", file=sys.stderr)
+        return 2
+    try:
+        if not args.once:
+            try:
+                deliverer.run_forever(args.interval)
+            except KeyboardInterrupt:
+                return 0
+        delivered, failed = deliverer.deliver_due()
+    finally:
+        deliverer.close()
+        deliverer.engine.dispose()
+    print(f"delivered {delivered}, failed {failed}")
+    return 0 if not failed else 1
+
+
 def cmd_purge_carts(args: argparse.Namespace) -> int:
     import transaction
 
@@ -134,6 +176,12 @@ def add_commands(sub: Any) -> None:
     showing.add_argument("number", type=int, help="the mail's number (from `bookstore mail list`)")
     showing.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
     showing.set_defaults(func=cmd_mail_show)
+    hooks = sub.add_parser("deliver-webhooks", help="send queued webhook deliveries (signed, retried for 24 hours)")
+    hooks.add_argument("--once", action="store_true", help="send what is due now, then stop")
+    hooks.add_argument("--interval", type=float, default=2.0, help="seconds between polls when idle")
+    hooks.add_argument("--concurrency", type=int, default=8, help="deliveries sent at once")
+    hooks.add_argument("--batch", type=int, default=100, help="deliveries claimed per round")
+    hooks.set_defaults(func=cmd_deliver_webhooks)
 
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
 

@@ -23,6 +23,7 @@ from ..exceptions import (
     DomainError,
     Forbidden,
     InvalidInput,
+    NotConfigured,
     NotFound,
     PaymentDeclined,
     RateLimited,
@@ -88,6 +89,7 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     RateLimited: 429,
     Busy: 503,
+    NotConfigured: 503,
 }
 
 

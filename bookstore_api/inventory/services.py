@@ -7,7 +7,9 @@ statement also writes its ledger row. A cancelled order's stock comes back the
 same way (ascending ids, a ledger row per book), and staff restock and adjust
 through :meth:`InventoryService.change_stock`. Each change bumps the book's
 cache version once the transaction commits. A change that brings a book back
-from 0 queues the back-in-stock mails of its wishlist in the same transaction.
+from 0 queues the back-in-stock mails of its wishlist in the same transaction; a
+change that takes a book to :data:`LOW_STOCK_THRESHOLD` copies or fewer writes a
+``book.low_stock`` webhook event.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
 from ..exceptions import InsufficientStock, NotFound, OutOfStock
 from ..mail.messages import MailComposer
+from ..webhooks import events as webhook_events
 from ..wishlist.services import queue_back_in_stock
 from .models import StockMovement
 
@@ -36,9 +39,17 @@ TAKE_STOCK = text(
     )
     INSERT INTO stock_movements (book_id, delta, reason, resulting_quantity, order_id, actor_user_id)
     SELECT id, -:quantity, 'order', stock_quantity, :order_id, :actor FROM taken
-    RETURNING id
+    RETURNING resulting_quantity
     """
 )
+
+#: stock at or below this is low: the low-stock report's default, and when ``book.low_stock`` is sent
+LOW_STOCK_THRESHOLD = 5
+
+
+def fell_to_low_stock(before: int, after: int, threshold: int = LOW_STOCK_THRESHOLD) -> bool:
+    """Whether a change from ``before`` to ``after`` copies crossed into low stock."""
+    return after <= threshold < before
 
 
 def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> list[dict]:
@@ -84,6 +95,7 @@ class InventoryService:
                 raise NotFound("book")
             raise InsufficientStock(book_id, current, delta)
         self._came_back(book_id, row.stock_quantity - delta, row.stock_quantity)
+        self._low_stock_check(book_id, row.stock_quantity - delta, row.stock_quantity)
         return self.record(
             book_id, delta, reason, row.stock_quantity, note=note, actor_user_id=actor_user_id, order_id=order_id
         )
@@ -104,6 +116,7 @@ class InventoryService:
                     "Some books sold out while you were checking out.",
                     self.current_shortages(items) or [{"book_id": book_id}],
                 )
+            self._low_stock_check(book_id, taken.resulting_quantity + quantity, taken.resulting_quantity)
         self.stock_changed([book_id for book_id, _ in items])
 
     def return_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
@@ -120,6 +133,11 @@ class InventoryService:
             ).scalar_one()
             self._came_back(book_id, resulting - quantity, resulting)
             self.record(book_id, quantity, "cancel", resulting, order_id=order_id, actor_user_id=actor_user_id)
+
+    def _low_stock_check(self, book_id: int, before: int, after: int) -> None:
+        """A change that takes a book into low stock sends ``book.low_stock`` (in this transaction)."""
+        if fell_to_low_stock(before, after):
+            webhook_events.book_low_stock(self.db, book_id, after, LOW_STOCK_THRESHOLD)
 
     def current_shortages(self, items: list[tuple[int, int]]) -> list[dict]:
         """The items that the live (unarchived) stock cannot fill right now."""

@@ -7,7 +7,7 @@ from pyramid.view import view_config
 
 from ..catalog.schemas import book_out
 from ..http.helpers import json_body, page_body, paging, path_param, query_params
-from .services import InventoryService, movement_out
+from .services import LOW_STOCK_THRESHOLD, InventoryService, movement_out
 
 
 @view_config(route_name="api.book.stock", request_method="POST", renderer="json", permission="staff", openapi=True)
@@ -31,6 +31,6 @@ def ledger(request: Request) -> dict:
 def low_stock(request: Request) -> dict:
     params = query_params(request)
     page, per_page = paging(params)
-    threshold = int(params.get("threshold") if params.get("threshold") is not None else 5)
+    threshold = int(params.get("threshold") if params.get("threshold") is not None else LOW_STOCK_THRESHOLD)
     books, total = request.find_service(InventoryService).low_stock(threshold, page, per_page)
     return page_body([book_out(book, staff=True) for book in books], total, page, per_page)

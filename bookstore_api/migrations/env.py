@@ -18,6 +18,7 @@ from bookstore_api.mail import models as _mail  # noqa: F401
 from bookstore_api.orders import models as _orders  # noqa: F401
 from bookstore_api.reviews import models as _reviews  # noqa: F401
 from bookstore_api.vouchers import models as _vouchers  # noqa: F401
+from bookstore_api.webhooks import models as _webhooks  # noqa: F401
 from bookstore_api.wishlist import models as _wishlist  # noqa: F401
 
 #: an arbitrary constant shared by every process that migrates this schema

@@ -4,8 +4,9 @@ Checkout is one transaction. Stock is taken through the inventory service
 (:meth:`~bookstore_api.inventory.services.InventoryService.take_for_order`: a
 conditional decrement per book in ascending id order, so concurrent checkouts
 wait for each other instead of deadlocking and never oversell). The order, its
-lines (with a price snapshot), one ledger row per line, the idempotency record
-and the confirmation message are written in the same transaction.
+lines (with a price snapshot), one ledger row per line, the idempotency record,
+the confirmation message and the ``order.paid`` webhook event are written in the
+same transaction (each lifecycle transition writes its event the same way).
 
 The card is charged before stock is taken (no row locks are held while a
 provider answers); if the transaction then fails for any reason, an after-abort
@@ -42,9 +43,10 @@ from ..payments.services import PaymentProvider, new_attempt_key
 from ..reviews.services import withdraw_unbought_reviews
 from ..vouchers.pricing import PricedLine, ShippingRule
 from ..vouchers.services import VoucherService
+from ..webhooks import events as webhook_events
 from . import lifecycle
 from .models import IdempotencyKey, Order, OrderLine
-from .schemas import Address, CheckoutRequest
+from .schemas import Address, CheckoutRequest, order_out
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -237,6 +239,7 @@ class OrderService:
                 {"order_id": order.id},
                 **self.mail.order_context(order, identity.name),
             )
+        webhook_events.order_paid(self.db, order_out(order))
         if cart is not None:
             self.carts.empty(cart)
             self.db.flush()
@@ -345,6 +348,7 @@ class OrderService:
             )
         self.db.refresh(order)
         self._status_mail(order, step.action)
+        webhook_events.order_changed(self.db, order.status, order_out(order))
         return order
 
     def _status_mail(self, order: Order, action: str) -> None:

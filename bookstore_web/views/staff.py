@@ -1,4 +1,4 @@
-"""The staff back-office under ``/staff``: books, stock, low stock, and orders to ship.
+"""The staff back-office under ``/staff``: books, stock, low stock, orders to ship, and webhooks.
 
 Every view needs the ``staff`` permission (roles staff and admin), checked here
 on the server from the session; the API checks the same role again on each
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.view import view_config
 
@@ -27,6 +28,13 @@ STOCK_REASONS = [
     ("adjustment", "Adjustment (a count correction, damage, a return)"),
 ]
 LEDGER_REASONS = {"order": "Sold", "cancel": "Order cancelled", "restock": "Restock", "adjustment": "Adjustment"}
+WEBHOOK_EVENTS = [
+    ("order.paid", "Order paid (placed)"),
+    ("order.shipped", "Order shipped"),
+    ("order.delivered", "Order delivered"),
+    ("order.cancelled", "Order cancelled"),
+    ("book.low_stock", "Book low on stock (5 copies or fewer)"),
+]
 
 
 def staff_view(**settings: Any):
@@ -286,6 +294,132 @@ def order_deliver(request: Request) -> Any:
     return _transition(request, "deliver", "delivered")
 
 
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def _webhook_form(request: Request) -> dict[str, Any]:
+    return {
+        "url": (request.POST.get("url") or "").strip(),
+        "description": (request.POST.get("description") or "").strip(),
+        "events": [name for name in request.POST.getall("events") if name in dict(WEBHOOK_EVENTS)],
+    }
+
+
+def _webhook_form_errors(form: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not re.fullmatch(r"(?i)https?://[!-~]+", form["url"]) or len(form["url"]) > 2000:
+        errors["url"] = "Enter the full http:// or https:// address that should receive the events."
+    if not form["events"]:
+        errors["events"] = "Choose at least one event."
+    if len(form["description"]) > 500:
+        errors["description"] = "Use at most 500 characters."
+    return errors
+
+
+def _webhook_body(form: dict[str, Any]) -> dict[str, Any]:
+    return {"url": form["url"], "events": form["events"], "description": form["description"] or None}
+
+
+def _webhook_api_errors(exc: ApiError) -> dict[str, str]:
+    if exc.status != 400:
+        raise exc
+    fields = {name.split(".")[0]: message for name, message in exc.fields.items()}
+    return {name: fields[name] for name in ("url", "events", "description") if name in fields} or {"form": exc.message}
+
+
+def _webhooks_context(request: Request, form: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    page = positive_int(request.GET.get("page"), 1)
+    result = request.api.get("/webhooks", {"page": page, "per_page": PER_PAGE})
+    return {
+        "webhooks": result["items"],
+        "paging": pages(page, PER_PAGE, int(result["total"])),
+        "events": WEBHOOK_EVENTS,
+        "form": form,
+        "errors": errors,
+    }
+
+
+@staff_view(route_name="staff_webhooks", renderer="staff/webhooks.html", request_method="GET")
+def webhooks(request: Request) -> dict[str, Any]:
+    return _webhooks_context(request, {"url": "", "description": "", "events": []}, {})
+
+
+@staff_view(route_name="staff_webhooks", renderer="staff/webhooks.html", request_method="POST")
+def webhook_create(request: Request) -> Any:
+    form = _webhook_form(request)
+    errors = _webhook_form_errors(form)
+    if not errors:
+        try:
+            created = request.api.post("/webhooks", _webhook_body(form))
+        except ApiError as exc:
+            errors = _webhook_api_errors(exc)
+        else:
+            # the secret is shown on this page only: never stored in the session or sent again
+            response = render_to_response(
+                "staff/webhook_created.html", {"webhook": created, "events": WEBHOOK_EVENTS}, request=request
+            )
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    request.response.status = 400
+    return _webhooks_context(request, form, errors)
+
+
+def _webhook_context(
+    request: Request, webhook_id: int, form: dict[str, Any] | None, errors: dict[str, str]
+) -> dict[str, Any]:
+    webhook = request.api.get(f"/webhooks/{webhook_id}")
+    page = positive_int(request.GET.get("page"), 1)
+    log = request.api.get(f"/webhooks/{webhook_id}/deliveries", {"page": page, "per_page": PER_PAGE})
+    if form is None:
+        form = {"url": webhook["url"], "description": webhook.get("description") or "", "events": webhook["events"]}
+    return {
+        "webhook": webhook,
+        "deliveries": log["items"],
+        "paging": pages(page, PER_PAGE, int(log["total"])),
+        "events": WEBHOOK_EVENTS,
+        "form": form,
+        "errors": errors,
+    }
+
+
+@staff_view(route_name="staff_webhook", renderer="staff/webhook.html", request_method="GET")
+def webhook(request: Request) -> dict[str, Any]:
+    return _webhook_context(request, path_id(request, "webhook_id"), None, {})
+
+
+@staff_view(route_name="staff_webhook", renderer="staff/webhook.html", request_method="POST")
+def webhook_update(request: Request) -> Any:
+    webhook_id = path_id(request, "webhook_id")
+    form = _webhook_form(request)
+    errors = _webhook_form_errors(form)
+    if not errors:
+        try:
+            request.api.patch(f"/webhooks/{webhook_id}", _webhook_body(form))
+        except ApiError as exc:
+            errors = _webhook_api_errors(exc)
+        else:
+            request.session.flash("The webhook is saved.", "success")
+            return see_other(request, request.route_path("staff_webhook", webhook_id=webhook_id))
+    request.response.status = 400
+    return _webhook_context(request, webhook_id, form, errors)
+
+
+@staff_view(route_name="staff_webhook_test", request_method="POST")
+def webhook_test(request: Request) -> Any:
+    webhook_id = path_id(request, "webhook_id")
+    request.api.post(f"/webhooks/{webhook_id}/test", {})
+    request.session.flash("A test event is on its way; its delivery shows below.", "success")
+    return see_other(request, request.route_path("staff_webhook", webhook_id=webhook_id))
+
+
+@staff_view(route_name="staff_webhook_delete", request_method="POST")
+def webhook_delete(request: Request) -> Any:
+    webhook_id = path_id(request, "webhook_id")
+    request.api.delete(f"/webhooks/{webhook_id}")
+    request.session.flash("The webhook is deleted; it receives no more events.", "success")
+    return see_other(request, request.route_path("staff_webhooks"))
+
+
 def includeme(config) -> None:
     config.add_route("staff", "/staff")
     config.add_route("staff_books", "/staff/books")
@@ -298,3 +432,7 @@ def includeme(config) -> None:
     config.add_route("staff_order", "/staff/orders/{order_id}")
     config.add_route("staff_order_ship", "/staff/orders/{order_id}/ship")
     config.add_route("staff_order_deliver", "/staff/orders/{order_id}/deliver")
+    config.add_route("staff_webhooks", "/staff/webhooks")
+    config.add_route("staff_webhook", "/staff/webhooks/{webhook_id}")
+    config.add_route("staff_webhook_test", "/staff/webhooks/{webhook_id}/test")
+    config.add_route("staff_webhook_delete", "/staff/webhooks/{webhook_id}/delete")
