@@ -1,4 +1,4 @@
-"""The ``bookstore`` command: migrate, create users, send mail, purge carts and serve the API.
+"""The ``bookstore`` command: migrate, create users, send mail, purge carts, import and export the catalogue, serve.
 
 Settings come from the environment (``BOOKSTORE_*``) or an ini file given with
 ``--ini``; both go through the same settings code as the app.
@@ -113,6 +113,10 @@ def add_commands(sub: Any) -> None:
     mail.set_defaults(func=cmd_send_mail)
 
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
+
+    from .catalogue import add_commands as add_catalogue_commands
+
+    add_catalogue_commands(sub)
 
     add_serve_command(sub, app_factory, "main", default_port=6543)
 
