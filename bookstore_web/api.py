@@ -128,7 +128,6 @@ class ApiClient:
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-
     def stream_get(
         self,
         path: str,

@@ -77,8 +77,8 @@ def _services(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def cmd_import_books(args: argparse.Namespace) -> int:
-    from ..imports.services import ImportReport, ImportService, batches
     from ..exceptions import InvalidInput
+    from ..imports.services import ImportReport, ImportService, batches
 
     if args.batch_size < 1 or args.batch_size > 50_000:
         print("--batch-size must be from 1 to 50000", file=sys.stderr)
@@ -120,7 +120,7 @@ def cmd_import_books(args: argparse.Namespace) -> int:
         progress.close()
         _stopped(committed_through, args)
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure: say how far the import got, then stop
         progress.close()
         print(f"import failed: {exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
         _stopped(committed_through, args)
@@ -175,7 +175,9 @@ def add_commands(sub: Any) -> None:
     importer.add_argument("file", help="the CSV file (see the README for its columns)")
     importer.add_argument("--dry-run", action="store_true", help="check and compare only; change nothing")
     importer.add_argument("--batch-size", type=int, default=1000, help="rows per committed batch (default 1000)")
-    importer.add_argument("--start-row", type=int, default=2, help="skip the rows before this one (the header is row 1)")
+    importer.add_argument(
+        "--start-row", type=int, default=2, help="skip the rows before this one (the header is row 1)"
+    )
     importer.set_defaults(func=cmd_import_books)
 
     exporter = sub.add_parser("export-books", help="write the live catalogue as CSV (re-importable)")

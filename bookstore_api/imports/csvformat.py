@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bookstore_core.csvsafe import unguard
+from bookstore_core.isbn import normalize_isbn
+from bookstore_core.money import parse_price as _parse_amount
 
-from ..catalog.schemas import _author_names, normalize_isbn, parse_price
 from ..exceptions import InvalidInput
 
 COLUMNS = (
@@ -143,6 +144,24 @@ def _header(reader) -> list[str]:
             {"body": ("Header: " + "; ".join(problems) + ". Columns: " + ",".join(COLUMNS))[:300]},
         )
     return header
+
+
+_CENT = Decimal("0.01")
+
+
+def parse_price(value: str) -> Decimal | None:
+    """A price as the API takes it (``12.5``: up to 8 digits, 2 decimals), to the cent; None if not one."""
+    amount = _parse_amount(value)
+    return amount.quantize(_CENT) if amount is not None else None
+
+
+def _author_names(names: list[str]) -> list[str]:
+    """Names with runs of white space made single, each name once (case-insensitively), in order."""
+    seen: dict[str, str] = {}
+    for name in names:
+        tidy = " ".join(name.split())
+        seen.setdefault(tidy.lower(), tidy)
+    return list(seen.values())
 
 
 def _split(value: str) -> list[str]:

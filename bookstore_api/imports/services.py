@@ -53,7 +53,9 @@ _ADD_AUTHORS = text(
     ON CONFLICT ((lower(name))) DO NOTHING
     """
 )
-_AUTHOR_IDS = text("SELECT id, lower(name) AS lowered, name FROM authors WHERE lower(name) = ANY(CAST(:lowered AS text[]))")
+_AUTHOR_IDS = text(
+    "SELECT id, lower(name) AS lowered, name FROM authors WHERE lower(name) = ANY(CAST(:lowered AS text[]))"
+)
 
 _BOOK_COLUMNS = "title, description, publisher, published_on, language, pages, price, authors_text, genre_ids"
 _BOOK_ARRAYS = (
@@ -159,7 +161,10 @@ class ImportService:
 
     def report(self, parsed: Parsed, *, dry_run: bool) -> ImportReport:
         return ImportReport(
-            dry_run=dry_run, rows=parsed.rows, errors=[e.as_dict() for e in parsed.errors], error_count=parsed.error_count
+            dry_run=dry_run,
+            rows=parsed.rows,
+            errors=[e.as_dict() for e in parsed.errors],
+            error_count=parsed.error_count,
         )
 
     # -- the import ------------------------------------------------------------
@@ -229,11 +234,16 @@ class ImportService:
         author_ids = self._author_ids(new + [row for _, row, _, _ in changed])
         ids = {}
         if new:
-            inserted = self.db.execute(_INSERT_BOOKS, {"currency": self.currency, "isbn": [b.isbn for b in new], **self._columns(new, author_ids)})
+            inserted = self.db.execute(
+                _INSERT_BOOKS,
+                {"currency": self.currency, "isbn": [b.isbn for b in new], **self._columns(new, author_ids)},
+            )
             ids = {row.isbn: row.id for row in inserted}
         if changed:
             rows = [row for _, row, _, _ in changed]
-            self.db.execute(_UPDATE_BOOKS, {"id": [book_id for book_id, *_ in changed], **self._columns(rows, author_ids)})
+            self.db.execute(
+                _UPDATE_BOOKS, {"id": [book_id for book_id, *_ in changed], **self._columns(rows, author_ids)}
+            )
         relink_authors = [(ids[b.isbn], b) for b in new] + [(book_id, b) for book_id, b, differ, _ in changed if differ]
         relink_genres = [(ids[b.isbn], b) for b in new] + [(book_id, b) for book_id, b, _, differ in changed if differ]
         self._link_authors(relink_authors, author_ids)
@@ -245,7 +255,9 @@ class ImportService:
         InventoryService(self.db, self.cache).set_stock_levels(
             levels, "adjustment", note=IMPORT_NOTE, actor_user_id=actor_user_id
         )
-        result.changed_ids = list(ids.values()) + [book_id for book_id, *_ in changed] + [book_id for _, book_id in stock]
+        result.changed_ids = (
+            list(ids.values()) + [book_id for book_id, *_ in changed] + [book_id for _, book_id in stock]
+        )
         if self.cache is not None:
             self.cache.after_commit_bump(books=result.changed_ids, catalog=bool(new or changed))
         return result
@@ -293,9 +305,7 @@ class ImportService:
         self.db.execute(_CLEAR_GENRES, {"ids": [book_id for book_id, _ in books]})
         pairs = [(book_id, genre_id) for book_id, book in books for genre_id in book.genre_ids]
         if pairs:
-            self.db.execute(
-                _LINK_GENRES, {"book_ids": [p[0] for p in pairs], "genre_ids": [p[1] for p in pairs]}
-            )
+            self.db.execute(_LINK_GENRES, {"book_ids": [p[0] for p in pairs], "genre_ids": [p[1] for p in pairs]})
 
 
 def batches(rows: list[BookRow], size: int) -> Iterator[tuple[int, list[BookRow]]]:
@@ -357,4 +367,3 @@ def includeme(config: Configurator) -> None:
         lambda context, request: ImportService(request.dbsession, currency, request.registry["catalog_cache"]),
         ImportService,
     )
-

@@ -33,7 +33,12 @@ def import_books(request: Request) -> dict:
     if not dry_run:
         log.info(
             "catalogue import",
-            extra={"rows": report.rows, "created": report.created, "updated": report.updated, "user": request.identity.user_id},
+            extra={
+                "rows": report.rows,
+                "created": report.created,
+                "updated": report.updated,
+                "user": request.identity.user_id,
+            },
         )
     return report.as_dict()
 

@@ -219,7 +219,11 @@ class ReportService:
     def _totals(self, period: Period) -> dict:
         row = self.db.execute(_TOTALS, _bounds(period)).one()
         revenue = Decimal(row.revenue)
-        return {"orders": row.orders, "revenue": money(revenue), "average_order_value": money(average(revenue, row.orders))}
+        return {
+            "orders": row.orders,
+            "revenue": money(revenue),
+            "average_order_value": money(average(revenue, row.orders)),
+        }
 
     def sales(self, period: Period, group: str) -> dict:
         step = {"day": "1 day", "week": "1 week", "month": "1 month"}[group]
@@ -255,7 +259,13 @@ class ReportService:
         statement = text(_TOP_BOOKS.format(lines=_LINES_IN_PERIOD, order=_ORDERINGS[by]))
         rows = self.db.execute(statement, {**_bounds(period), "limit": limit}).all()
         items = [
-            {"book_id": row.id, "isbn": row.isbn, "title": row.title, "units": int(row.units), "revenue": money(row.revenue)}
+            {
+                "book_id": row.id,
+                "isbn": row.isbn,
+                "title": row.title,
+                "units": int(row.units),
+                "revenue": money(row.revenue),
+            }
             for row in rows
         ]
         return {**self._header(period, by), "items": items}
@@ -276,7 +286,10 @@ class ReportService:
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
         rows = [(row, 0) for row in self.db.execute(_UNSOLD, {"since": since, "limit": limit})]
         if len(rows) < limit:
-            rows += [(row, int(row.units)) for row in self.db.execute(_LEAST_SOLD, {"since": since, "limit": limit - len(rows)})]
+            rows += [
+                (row, int(row.units))
+                for row in self.db.execute(_LEAST_SOLD, {"since": since, "limit": limit - len(rows)})
+            ]
         slow = [
             {
                 "book_id": row.id,

@@ -57,7 +57,10 @@ def _top(request: Request, kind: str):
         currency = report["currency"]
         if kind == "books":
             header = ["rank", "book_id", "isbn", "title", "units", f"revenue ({currency})"]
-            rows = [[i, it["book_id"], it["isbn"], it["title"], it["units"], it["revenue"]] for i, it in enumerate(report["items"], 1)]
+            rows = [
+                [i, it["book_id"], it["isbn"], it["title"], it["units"], it["revenue"]]
+                for i, it in enumerate(report["items"], 1)
+            ]
         else:
             header = ["rank", "genre", "name", "units", f"revenue ({currency})"]
             rows = [[i, it["slug"], it["name"], it["units"], it["revenue"]] for i, it in enumerate(report["items"], 1)]
@@ -65,12 +68,16 @@ def _top(request: Request, kind: str):
     return report
 
 
-@view_config(route_name="api.reports.top_books", request_method="GET", renderer="json", permission="staff", openapi=True)
+@view_config(
+    route_name="api.reports.top_books", request_method="GET", renderer="json", permission="staff", openapi=True
+)
 def top_books(request: Request):
     return _top(request, "books")
 
 
-@view_config(route_name="api.reports.top_genres", request_method="GET", renderer="json", permission="staff", openapi=True)
+@view_config(
+    route_name="api.reports.top_genres", request_method="GET", renderer="json", permission="staff", openapi=True
+)
 def top_genres(request: Request):
     return _top(request, "genres")
 
@@ -81,7 +88,17 @@ def stock(request: Request):
     report = request.find_service(ReportService).stock(int(params.get("days") or 90), int(params.get("limit") or 20))
     if wants_csv(request):
         currency = report["currency"]
-        header = ["book_id", "isbn", "title", "stock_quantity", f"stock_value ({currency})", f"units_sold_last_{report['slow_mover_days']}_days"]
-        rows = [[m["book_id"], m["isbn"], m["title"], m["stock_quantity"], m["stock_value"], m["units_sold"]] for m in report["slow_movers"]]
+        header = [
+            "book_id",
+            "isbn",
+            "title",
+            "stock_quantity",
+            f"stock_value ({currency})",
+            f"units_sold_last_{report['slow_mover_days']}_days",
+        ]
+        rows = [
+            [m["book_id"], m["isbn"], m["title"], m["stock_quantity"], m["stock_value"], m["units_sold"]]
+            for m in report["slow_movers"]
+        ]
         return csv_response("slow-movers", header, rows)
     return report

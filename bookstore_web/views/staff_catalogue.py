@@ -187,7 +187,9 @@ def import_run(request: Request) -> dict[str, Any]:
             offset = index * BATCH_ROWS
             errors = [
                 {**error, "row": error["row"] + offset}
-                for error in exc.details.get("errors", [{"row": 1, "field": "file", "code": exc.code, "message": exc.message}])
+                for error in exc.details.get(
+                    "errors", [{"row": 1, "field": "file", "code": exc.code, "message": exc.message}]
+                )
             ]
             break
         for name in ("created", "updated", "unchanged", "stock_movements"):

@@ -29,9 +29,7 @@ def upgrade() -> None:
         "WHERE status IN ('paid', 'shipped', 'delivered')"
     )
     op.execute("CREATE INDEX ix_order_lines_report ON order_lines (order_id) INCLUDE (book_id, quantity, unit_price)")
-    op.execute(
-        "CREATE INDEX ix_books_live_stock ON books (stock_quantity) INCLUDE (price) WHERE archived_at IS NULL"
-    )
+    op.execute("CREATE INDEX ix_books_live_stock ON books (stock_quantity) INCLUDE (price) WHERE archived_at IS NULL")
     op.execute(
         "CREATE INDEX ix_books_live_stock_value ON books ((price * stock_quantity) DESC, id) "
         "WHERE archived_at IS NULL AND stock_quantity > 0"

@@ -34,7 +34,10 @@ def query(url: str, sql: str) -> list[tuple]:
 
 
 def test_import_in_batches_again_and_export(database, tmp_path, capsys):
-    rows = [f"{make_isbn(800_000_000 + i)},Book {i},Author {i % 7};Second {i % 3},fiction,{i % 50}.25,{i % 4},,,,,\n" for i in range(25)]
+    rows = [
+        f"{make_isbn(800_000_000 + i)},Book {i},Author {i % 7};Second {i % 3},fiction,{i % 50}.25,{i % 4},,,,,\n"
+        for i in range(25)
+    ]
     source = tmp_path / "books.csv"
     source.write_text(HEADER + "".join(rows))
 
@@ -72,7 +75,11 @@ def test_import_in_batches_again_and_export(database, tmp_path, capsys):
 
 def test_a_bad_file_imports_nothing(database, tmp_path, capsys):
     source = tmp_path / "bad.csv"
-    source.write_text(HEADER + f"{make_isbn(800_000_001)},Fine,Ann,fiction,1.00,1,,,,,\n" + "9780000000001,Bad,Ann,westerns,x,1,,,,,\n")
+    source.write_text(
+        HEADER
+        + f"{make_isbn(800_000_001)},Fine,Ann,fiction,1.00,1,,,,,\n"
+        + "9780000000001,Bad,Ann,westerns,x,1,,,,,\n"
+    )
     assert cli(["import-books", str(source)]) == 1
     err = capsys.readouterr().err
     assert "row 3: isbn: invalid_isbn" in err

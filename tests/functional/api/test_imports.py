@@ -96,7 +96,12 @@ def test_import_then_again_changes_nothing(staff, anon, genres, dbsession):
     assert [a["name"] for a in book["authors"]] == ["Ann Author", "Bob Writer"]
     assert sorted(g["slug"] for g in book["genres"]) == ["fiction", "history"]
     assert (book["price"], book["stock_quantity"], book["description"]) == ("12.50", 7, "A long\nstory, told")
-    assert (book["publisher"], book["published_on"], book["language"], book["pages"]) == ("Pub House", "2020-05-01", "en", 320)
+    assert (book["publisher"], book["published_on"], book["language"], book["pages"]) == (
+        "Pub House",
+        "2020-05-01",
+        "en",
+        320,
+    )
     third = staff.get(f"/books/isbn/{ISBN_C}").json
     assert [a["name"] for a in third["authors"]] == ["Ann Author"]  # the same author, matched case-insensitively
     assert third["authors"][0]["id"] == book["authors"][0]["id"]
@@ -107,7 +112,9 @@ def test_import_then_again_changes_nothing(staff, anon, genres, dbsession):
     assert ISBN_C in [hit["isbn"] for hit in staff.get("/books", params={"genre": "science"}).json["items"]]
 
     ledger = dbsession.scalars(select(StockMovement).where(StockMovement.book_id == book["id"])).all()
-    assert [(m.delta, m.reason, m.note, m.resulting_quantity) for m in ledger] == [(7, "adjustment", "catalogue import", 7)]
+    assert [(m.delta, m.reason, m.note, m.resulting_quantity) for m in ledger] == [
+        (7, "adjustment", "catalogue import", 7)
+    ]
 
     again = post_csv(staff, good_file(), dry_run=False).json
     assert (again["created"], again["updated"], again["unchanged"], again["stock_movements"]) == (0, 0, 3, 0)
@@ -171,5 +178,7 @@ def test_refusals(staff, customer, anon, genres, monkeypatch):
     ):
         error = post_csv(staff, body, dry_run=True, status=400).json["error"]
         assert says.lower() in (error["message"] + error["details"]["fields"]["body"]).lower(), error
-    monkeypatch.setitem(tweens.RAW_BODIES, ("POST", "/api/v1/imports/books"), tweens.RawBody(("text/csv",), 100, "100 bytes"))
+    monkeypatch.setitem(
+        tweens.RAW_BODIES, ("POST", "/api/v1/imports/books"), tweens.RawBody(("text/csv",), 100, "100 bytes")
+    )
     assert post_csv(staff, good_file(), dry_run=True, status=413).json["error"]["code"] == "body_too_large"

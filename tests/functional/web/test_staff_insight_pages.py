@@ -22,7 +22,9 @@ def sold(web, dbsession, api_app, book, day: str) -> None:
     add_to_cart(web, book.id, 2)
     checkout(web).submit().maybe_follow()
     dbsession.execute(
-        text("UPDATE orders SET created_at = CAST(:day AS timestamp) AT TIME ZONE 'UTC' + interval '12 hours' WHERE id = (SELECT max(id) FROM orders)"),
+        text(
+            "UPDATE orders SET created_at = CAST(:day AS timestamp) AT TIME ZONE 'UTC' + interval '12 hours' WHERE id = (SELECT max(id) FROM orders)"
+        ),
         {"day": day},
     )
     dbsession.flush()
@@ -100,7 +102,9 @@ def test_upload_check_then_import_in_batches(web, dbsession, api_app, monkeypatc
     assert report.html.find("button", string=lambda s: s and "Import" in s) is None
 
     isbns = [make_isbn(700_000_010 + i) for i in range(5)]
-    good = HEADER + "".join(f'{isbn},"Book {i}, vol. {i}",Ann Author,fiction,{i}.50,{i},"multi\nline",,,,\n' for i, isbn in enumerate(isbns))
+    good = HEADER + "".join(
+        f'{isbn},"Book {i}, vol. {i}",Ann Author,fiction,{i}.50,{i},"multi\nline",,,,\n' for i, isbn in enumerate(isbns)
+    )
     form = web.get("/staff/catalogue/import").forms["import-form"]
     form["file"] = ("good.csv", good.encode(), "text/csv")
     report = form.submit()
@@ -116,7 +120,9 @@ def test_upload_check_then_import_in_batches(web, dbsession, api_app, monkeypatc
     assert "5 of 5 rows imported (batch 3 of 3)" in progress.text
     assert "Created: 5" in progress.html.select_one("ul.counts").text
     assert dbsession.execute(text("SELECT count(*) FROM books WHERE isbn = ANY(:i)"), {"i": isbns}).scalar() == 5
-    assert dbsession.execute(text("SELECT title FROM books WHERE isbn = :i"), {"i": isbns[3]}).scalar() == "Book 3, vol. 3"
+    assert (
+        dbsession.execute(text("SELECT title FROM books WHERE isbn = :i"), {"i": isbns[3]}).scalar() == "Book 3, vol. 3"
+    )
     # the staged file is gone: confirming again is a 404
     web.post(confirm.action, {"csrf_token": csrf_token(progress)}, status=404)
 
