@@ -27,7 +27,7 @@ def guard(cell: object) -> str:
 
 
 def unguard(cell: str) -> str:
-    if cell.startswith("'") and cell[1:].startswith(_AFTER_APOSTROPHE):
+    if cell[:1] == "'" and cell[1:].startswith(_AFTER_APOSTROPHE):
         return cell[1:]
     return cell
 

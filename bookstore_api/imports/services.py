@@ -7,7 +7,8 @@ batch, and each batch is written with a handful of set-based statements
 (``INSERT ... SELECT FROM unnest(...)``, ``UPDATE ... FROM unnest(...)``), never
 one ORM object per row: new authors (``ON CONFLICT DO NOTHING`` on their
 case-insensitive name), new books, changed books, their author and genre links,
-and the stock levels through the ledger (:meth:`InventoryService.set_stock_levels`).
+and the stock levels through the ledger (:meth:`InventoryService.set_stock_levels`; a new book is
+inserted with its opening stock, which :meth:`InventoryService.record_opening_stock` records).
 A row whose book already looks exactly like it is ``unchanged`` and not written,
 so an import can be run again, or restarted after an interruption, safely.
 The changed books' cache versions and the catalogue version are bumped after
@@ -67,10 +68,10 @@ _BOOK_ARRAYS = (
 _INSERT_BOOKS = text(
     f"""
     INSERT INTO books (isbn, currency, stock_quantity, {_BOOK_COLUMNS})
-    SELECT isbn, :currency, 0, title, description, publisher, published_on, language, pages, price, authors_text,
+    SELECT isbn, :currency, stock, title, description, publisher, published_on, language, pages, price, authors_text,
            CAST(genre_ids AS integer[])
-    FROM unnest(CAST(:isbn AS text[]), {_BOOK_ARRAYS})
-         AS v(isbn, {_BOOK_COLUMNS})
+    FROM unnest(CAST(:isbn AS text[]), CAST(:stock AS integer[]), {_BOOK_ARRAYS})
+         AS v(isbn, stock, {_BOOK_COLUMNS})
     RETURNING id, isbn
     """
 )
@@ -236,7 +237,12 @@ class ImportService:
         if new:
             inserted = self.db.execute(
                 _INSERT_BOOKS,
-                {"currency": self.currency, "isbn": [b.isbn for b in new], **self._columns(new, author_ids)},
+                {
+                    "currency": self.currency,
+                    "isbn": [b.isbn for b in new],
+                    "stock": [b.stock or 0 for b in new],
+                    **self._columns(new, author_ids),
+                },
             )
             ids = {row.isbn: row.id for row in inserted}
         if changed:
@@ -244,16 +250,24 @@ class ImportService:
             self.db.execute(
                 _UPDATE_BOOKS, {"id": [book_id for book_id, *_ in changed], **self._columns(rows, author_ids)}
             )
-        relink_authors = [(ids[b.isbn], b) for b in new] + [(book_id, b) for book_id, b, differ, _ in changed if differ]
-        relink_genres = [(ids[b.isbn], b) for b in new] + [(book_id, b) for book_id, b, _, differ in changed if differ]
-        self._link_authors(relink_authors, author_ids)
-        self._link_genres(relink_genres)
+        self._link_authors(
+            [(ids[b.isbn], b) for b in new],
+            [(book_id, b) for book_id, b, differ, _ in changed if differ],
+            author_ids,
+        )
+        self._link_genres(
+            [(ids[b.isbn], b) for b in new], [(book_id, b) for book_id, b, _, differ in changed if differ]
+        )
         self.db.execute(_BULK_OFF)
         mark_changed(self.db)
 
-        levels = [(ids[b.isbn], b.stock) for b in new if b.stock] + [(book_id, b.stock) for b, book_id in stock]
-        InventoryService(self.db, self.cache).set_stock_levels(
-            levels, "adjustment", note=IMPORT_NOTE, actor_user_id=actor_user_id
+        inventory = InventoryService(self.db, self.cache)
+        # new books were inserted with their opening stock: the ledger records it as their first movement
+        inventory.record_opening_stock(
+            [ids[b.isbn] for b in new if b.stock], "adjustment", note=IMPORT_NOTE, actor_user_id=actor_user_id
+        )
+        inventory.set_stock_levels(
+            [(book_id, b.stock) for b, book_id in stock], "adjustment", note=IMPORT_NOTE, actor_user_id=actor_user_id
         )
         result.changed_ids = (
             list(ids.values()) + [book_id for book_id, *_ in changed] + [book_id for _, book_id in stock]
@@ -287,23 +301,28 @@ class ImportService:
             "genre_ids": [_pg_array_of_ints(b.genre_ids) for b in books],
         }
 
-    def _link_authors(self, books: list[tuple[int, BookRow]], author_ids: dict[str, tuple[int, str]]) -> None:
-        if not books:
-            return
-        self.db.execute(_CLEAR_AUTHORS, {"ids": [book_id for book_id, _ in books]})
+    def _link_authors(
+        self,
+        new: list[tuple[int, BookRow]],
+        changed: list[tuple[int, BookRow]],
+        author_ids: dict[str, tuple[int, str]],
+    ) -> None:
+        """Link books to their authors in order (the changed books' old links go first)."""
+        if changed:
+            self.db.execute(_CLEAR_AUTHORS, {"ids": [book_id for book_id, _ in changed]})
         book_ids, authors, positions = [], [], []
-        for book_id, book in books:
+        for book_id, book in new + changed:
             for position, name in enumerate(book.authors):
                 book_ids.append(book_id)
                 authors.append(author_ids[name.lower()][0])
                 positions.append(position)
-        self.db.execute(_LINK_AUTHORS, {"book_ids": book_ids, "author_ids": authors, "positions": positions})
+        if book_ids:
+            self.db.execute(_LINK_AUTHORS, {"book_ids": book_ids, "author_ids": authors, "positions": positions})
 
-    def _link_genres(self, books: list[tuple[int, BookRow]]) -> None:
-        if not books:
-            return
-        self.db.execute(_CLEAR_GENRES, {"ids": [book_id for book_id, _ in books]})
-        pairs = [(book_id, genre_id) for book_id, book in books for genre_id in book.genre_ids]
+    def _link_genres(self, new: list[tuple[int, BookRow]], changed: list[tuple[int, BookRow]]) -> None:
+        if changed:
+            self.db.execute(_CLEAR_GENRES, {"ids": [book_id for book_id, _ in changed]})
+        pairs = [(book_id, genre_id) for book_id, book in new + changed for genre_id in book.genre_ids]
         if pairs:
             self.db.execute(_LINK_GENRES, {"book_ids": [p[0] for p in pairs], "genre_ids": [p[1] for p in pairs]})
 

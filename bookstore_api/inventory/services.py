@@ -66,6 +66,17 @@ SET_STOCK_LEVELS = text(
 )
 
 
+#: Ledger rows for new books' opening stock (written with the book, in the same transaction).
+RECORD_OPENING_STOCK = text(
+    """
+    INSERT INTO stock_movements (book_id, delta, reason, note, resulting_quantity, actor_user_id)
+    SELECT b.id, b.stock_quantity, :reason, :note, b.stock_quantity, :actor
+    FROM books b
+    WHERE b.id = ANY(CAST(:book_ids AS bigint[])) AND b.stock_quantity > 0
+    """
+)
+
+
 def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> list[dict]:
     """The ``(book_id, quantity)`` items that ``stock`` (book id -> copies) cannot fill."""
     return [
@@ -135,6 +146,25 @@ class InventoryService:
         mark_changed(self.db)  # raw SQL: tell the transaction manager there is something to commit
         self.stock_changed(changed)
         return changed
+
+    def record_opening_stock(
+        self, book_ids: list[int], reason: str, *, note: str | None, actor_user_id: int | None
+    ) -> int:
+        """Write the ledger rows of books just created in this transaction with stock already on them.
+
+        A bulk load (the catalogue import) inserts a new book with its opening
+        stock in one write instead of inserting it empty and then updating it;
+        this records that stock as the book's first movement (from 0), so the
+        ledger still explains every copy. Returns the number of rows written.
+        """
+        if not book_ids:
+            return 0
+        written = self.db.execute(
+            RECORD_OPENING_STOCK, {"book_ids": book_ids, "reason": reason, "note": note, "actor": actor_user_id}
+        ).rowcount
+        mark_changed(self.db)
+        self.stock_changed(book_ids)
+        return written
 
     def take_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
         """Take the ``(book_id, quantity)`` items for a new order, or raise :class:`OutOfStock` (409).
