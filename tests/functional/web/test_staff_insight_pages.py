@@ -175,3 +175,15 @@ def test_upload_refusals(web, dbsession, api_app, monkeypatch):
         "/staff/catalogue/import", {"csrf_token": token}, upload_files=[("file", "a.csv", b"x" * 500)], status=413
     )
     assert "MiB at most" in big.text
+
+
+def test_a_staged_import_is_its_uploaders_only(web, other_browser, dbsession, api_app):
+    make_genre(dbsession, "fiction")
+    staff_member(dbsession, api_app, web)
+    form = web.get("/staff/catalogue/import").forms["import-form"]
+    form["file"] = ("one.csv", (HEADER + f"{make_isbn(700_000_200)},One,Ann,fiction,1.00,,,,,,\n").encode(), "text/csv")
+    action = form.submit().forms["confirm-form"].action
+    staff_member(dbsession, api_app, other_browser)
+    token = csrf_token(other_browser.get("/staff/catalogue/import"))
+    other_browser.post(action, {"csrf_token": token}, status=404)
+    web.post("/staff/catalogue/import/not*a*token", {"csrf_token": csrf_token(web.get("/staff"))}, status=404)
