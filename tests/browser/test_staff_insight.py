@@ -63,7 +63,7 @@ def test_staff_reports_and_catalogue_import(visitor, shop, tmp_path):
     expect(page.get_by_role("img", name="Top genres by revenue (USD)")).to_be_visible()
     staff.check("staff-reports")
 
-    page.get_by_label("Per").select_option("week")
+    page.get_by_label("Per", exact=True).select_option("week")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("img", name="Revenue per week (USD), with the previous period")).to_be_visible()
     page.get_by_text("Sales per week as a table").click()
