@@ -33,7 +33,19 @@ from common import services  # noqa: E402
 from bookstore_dev.seed import make_isbn  # noqa: E402
 from bookstore_dev.words import FIRST, GENRES, LAST, NOUNS, PUBLISHERS, WORDS  # noqa: E402
 
-COLUMNS = ["isbn", "title", "authors", "genres", "price", "stock", "description", "publisher", "published", "language", "pages"]
+COLUMNS = [
+    "isbn",
+    "title",
+    "authors",
+    "genres",
+    "price",
+    "stock",
+    "description",
+    "publisher",
+    "published",
+    "language",
+    "pages",
+]
 
 
 def write_csv(path: Path, rows: int, seed: int = 1) -> None:
@@ -84,7 +96,12 @@ def main() -> int:
     print(f"wrote {args.rows:,} rows ({source.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
     results: dict = {"rows": args.rows, "batch_size": args.batch_size, "file_mb": round(source.stat().st_size / 1e6, 1)}
     with services("bench_import") as (database_url, redis_url):
-        env = dict(os.environ, BOOKSTORE_DATABASE_URL=database_url, BOOKSTORE_REDIS_URL=redis_url, BOOKSTORE_LOG_LEVEL="WARNING")
+        env = dict(
+            os.environ,
+            BOOKSTORE_DATABASE_URL=database_url,
+            BOOKSTORE_REDIS_URL=redis_url,
+            BOOKSTORE_LOG_LEVEL="WARNING",
+        )
         bookstore(env, "migrate")
         import psycopg2
 
@@ -92,7 +109,10 @@ def main() -> int:
             cursor.executemany("INSERT INTO genres (slug, name) VALUES (%s, %s) ON CONFLICT DO NOTHING", GENRES)
         steps = [
             ("import into an empty catalogue", ["import-books", str(source), "--batch-size", str(args.batch_size)]),
-            ("the same file again (all unchanged)", ["import-books", str(source), "--batch-size", str(args.batch_size)]),
+            (
+                "the same file again (all unchanged)",
+                ["import-books", str(source), "--batch-size", str(args.batch_size)],
+            ),
             ("dry run", ["import-books", str(source), "--dry-run"]),
             ("export", ["export-books", str(exported)]),
             ("the export imported back (all unchanged)", ["import-books", str(exported)]),

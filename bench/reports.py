@@ -67,7 +67,11 @@ def timed(run, repeats: int = 5) -> dict:
         started = time.perf_counter()
         run()
         runs.append(time.perf_counter() - started)
-    return {"first_ms": round(first * 1000, 1), "median_ms": round(statistics.median(runs) * 1000, 1), "best_ms": round(min(runs) * 1000, 1)}
+    return {
+        "first_ms": round(first * 1000, 1),
+        "median_ms": round(statistics.median(runs) * 1000, 1),
+        "best_ms": round(min(runs) * 1000, 1),
+    }
 
 
 def main() -> int:
@@ -134,7 +138,9 @@ def main() -> int:
             for name, case in cases.items():
                 timing = timed(lambda case=case: case(service))
                 results["timings"][name] = timing
-                print(f"{name:34s} first {timing['first_ms']:8.1f} ms   median {timing['median_ms']:8.1f} ms", flush=True)
+                print(
+                    f"{name:34s} first {timing['first_ms']:8.1f} ms   median {timing['median_ms']:8.1f} ms", flush=True
+                )
             sample = service.sales(last(30), "day")
             results["sample_30_day_totals"] = sample["totals"]
     out = ROOT / "bench" / "results" / f"reports-{time.strftime('%Y%m%dT%H%M%S')}.json"

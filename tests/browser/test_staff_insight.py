@@ -87,7 +87,9 @@ def test_staff_reports_and_catalogue_import(visitor, shop, tmp_path):
     staff.check("staff-import-problems", phone_too=False)
 
     good = tmp_path / "good.csv"
-    good.write_text(HEADER + "".join(f"{make_isbn(600_000_000 + i)},Imported {i},Ann Author,,9.50,{i},,,,en,\n" for i in range(4)))
+    good.write_text(
+        HEADER + "".join(f"{make_isbn(600_000_000 + i)},Imported {i},Ann Author,,9.50,{i},,,,en,\n" for i in range(4))
+    )
     page.get_by_role("link", name="Upload a corrected file").click()
     page.get_by_label("CSV file (at most 50 MiB)").set_input_files(str(good))
     page.get_by_role("button", name="Check the file").click()
