@@ -58,6 +58,8 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".wishlist")
         config.include(".mail")
         config.include(".webhooks")
+        config.include(".reports")
+        config.include(".imports")
         config.add_tween("bookstore_core.logs.request_id_tween", under=INGRESS)
         config.add_tween(
             "bookstore_api.http.tweens.relative_location_tween", under="bookstore_core.logs.request_id_tween"

@@ -91,8 +91,14 @@ class ApiClient:
         token: str | None = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send one request (retrying idempotent ones); raise ApiError / ApiUnavailable."""
+        """Send one request (retrying idempotent ones); raise ApiError / ApiUnavailable.
+
+        ``content`` sends a raw body (say, a CSV file) instead of ``json``; ``timeout``
+        overrides the read timeout for a call known to take long (an import).
+        """
         method = method.upper()
         sent_headers = _headers(headers, token, request_id)
         clean_params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
@@ -101,7 +107,10 @@ class ApiClient:
         url = "/api/v1" + path if not path.startswith(("/api/", "/healthz", "/readyz")) else path
         for attempt in range(1, attempts + 1):
             try:
-                response = self._client.request(method, url, params=clean_params, json=json, headers=sent_headers)
+                extra: dict[str, Any] = {"content": content} if content is not None else {"json": json}
+                if timeout is not None:
+                    extra["timeout"] = httpx.Timeout(timeout, connect=self._client.timeout.connect)
+                response = self._client.request(method, url, params=clean_params, headers=sent_headers, **extra)
             except httpx.TransportError as exc:
                 if attempt < attempts:
                     log.warning("API %s %s failed (%s); retrying", method, url, exc.__class__.__name__)
@@ -118,6 +127,38 @@ class ApiClient:
                 raise _error_from(response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream_get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """Start a GET whose body is read as it arrives (``iter_bytes``); the caller must ``close()`` it."""
+        sent_headers = _headers(headers, token, request_id)
+        clean_params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        request = self._client.build_request(
+            "GET",
+            "/api/v1" + path,
+            params=clean_params,
+            headers=sent_headers,
+            timeout=httpx.Timeout(timeout or self._client.timeout.read, connect=self._client.timeout.connect),
+        )
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(f"GET {path}: {exc.__class__.__name__}") from exc
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            if response.status_code in RETRY_STATUSES:
+                raise ApiUnavailable(f"GET {path}: HTTP {response.status_code}")
+            raise _error_from(response)
+        return response
 
 
 def _headers(headers: Mapping[str, str] | None, token: str | None, request_id: str | None) -> dict[str, str]:
@@ -184,6 +225,18 @@ class RequestApi:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The API's response itself (a CSV body, say), errors raised as for :meth:`call`."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self.client_addr:
+            headers.setdefault("X-Forwarded-For", self.client_addr)
+        kwargs.setdefault("token", self.token)
+        return self.client.request(method, path, request_id=self.request_id, headers=headers, **kwargs)
+
+    def stream_get(self, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("token", self.token)
+        return self.client.stream_get(path, request_id=self.request_id, **kwargs)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         return self.call("GET", path, params=params, **kwargs)

@@ -13,6 +13,8 @@
   and full pages share URLs, so they ``Vary`` on ``HX-Request``.
 * Redirects keep the relative ``Location`` the view set (never one built from the
   client's ``Host`` header), with control characters percent-encoded.
+* ``upload_limit_tween``: an upload larger than its limit (50 MiB for the catalogue CSV)
+  is a 413 page before its body is read.
 * ``forwarded_for_tween``: the shopper's address is what the storefront's own trusted
   proxies (the load balancer) say (``web.trusted_proxies``), never an
   ``X-Forwarded-For`` the shopper wrote; it becomes ``REMOTE_ADDR`` and the only
@@ -91,6 +93,26 @@ def forwarded_for_tween(handler: Handler, registry: Registry) -> Handler:
         shopper = client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), trusted)
         environ["REMOTE_ADDR"] = shopper
         environ["HTTP_X_FORWARDED_FOR"] = shopper
+        return handler(request)
+
+    return tween
+
+
+#: POST paths that take a file upload, and the largest request each accepts (bytes)
+UPLOAD_LIMITS = {"/staff/catalogue/import": 50 * 1024 * 1024 + 64 * 1024}
+
+
+def upload_limit_tween(handler: Handler, registry: Registry) -> Handler:
+    """Refuse an oversized POST (413, a friendly page) before its body is read, CSRF check included."""
+    from pyramid.httpexceptions import HTTPRequestEntityTooLarge
+
+    def tween(request: Request) -> Response:
+        if request.method == "POST":
+            limit = UPLOAD_LIMITS.get(request.path)
+            length = request.content_length
+            if limit is not None and length is not None and length > limit:
+                mib = limit // (1024 * 1024)
+                raise HTTPRequestEntityTooLarge(f"That is more than we accept here ({mib} MiB at most).")
         return handler(request)
 
     return tween

@@ -13,30 +13,16 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from bookstore_core.isbn import isbn13_check_digit, normalize_isbn
+
 from ..http.errors import invalid
 from .models import Author, Book, Genre
+
+__all__ = ["isbn13_check_digit", "normalize_isbn"]  # kept here for the catalogue's callers
 
 _CENT = Decimal("0.01")
 #: the spec's MoneyInput: what books.price (numeric(10, 2)) stores
 _PRICE = re.compile(r"[0-9]{1,8}(\.[0-9]{1,2})?")
-
-
-def isbn13_check_digit(first12: str) -> int:
-    digits = [ord(c) - 48 for c in first12]
-    total = sum(digits[0::2]) + 3 * sum(digits[1::2])
-    return (10 - total % 10) % 10
-
-
-def normalize_isbn(value: Any) -> str | None:
-    """The 13 digits of a valid ISBN-13 (hyphens and spaces allowed), or None."""
-    if not isinstance(value, str):
-        return None
-    digits = value.replace("-", "").replace(" ", "")
-    if len(digits) != 13 or not digits.isascii() or not digits.isdigit() or not digits.startswith(("978", "979")):
-        return None
-    if isbn13_check_digit(digits[:12]) != int(digits[12]):
-        return None
-    return digits
 
 
 def parse_price(value: Any) -> Decimal | None:

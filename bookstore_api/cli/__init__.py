@@ -1,4 +1,5 @@
-"""The ``bookstore`` command: migrate, create users, send and read mail, send webhooks, purge carts and serve the API.
+"""The ``bookstore`` command: migrate, create users, send and read mail, send webhooks, purge carts,
+import and export the catalogue, and serve the API.
 
 Settings come from the environment (``BOOKSTORE_*``) or an ini file given with
 ``--ini``; both go through the same settings code as the app.
@@ -184,6 +185,10 @@ def add_commands(sub: Any) -> None:
     hooks.set_defaults(func=cmd_deliver_webhooks)
 
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
+
+    from .catalogue import add_commands as add_catalogue_commands
+
+    add_catalogue_commands(sub)
 
     add_serve_command(sub, app_factory, "main", default_port=6543)
 

@@ -5,12 +5,15 @@
 * ``relative_location_tween``: a ``Location`` header goes out as the view set it (a
   path), never made absolute from the client's ``Host`` header.
 * ``body_guard_tween``: bodies over 1 MiB are 413, bodies that are not JSON are 415,
-  malformed JSON is 400 — before routing, so no view ever sees them.
+  malformed JSON is 400 — before routing, so no view ever sees them. The few
+  operations that take another kind of body (``RAW_BODIES``: the catalogue import's
+  CSV) get their own media types and a larger, still bounded, size limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 from pyramid.registry import Registry
@@ -23,6 +26,21 @@ from .errors import error_response
 
 MAX_BODY_BYTES = 1024 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """An operation whose body is not JSON: the media types it takes and its size limit."""
+
+    media_types: tuple[str, ...]
+    max_bytes: int
+    limit_text: str
+
+
+#: (method, path) -> the non-JSON body that operation takes
+RAW_BODIES: dict[tuple[str, str], RawBody] = {
+    ("POST", "/api/v1/imports/books"): RawBody(("text/csv",), 50 * 1024 * 1024, "50 MiB"),
+}
 
 Handler = Callable[[Request], Response]
 
@@ -37,6 +55,9 @@ def relative_location_tween(handler: Handler, registry: Registry) -> Handler:
 def body_guard_tween(handler: Handler, registry: Registry) -> Handler:
     def tween(request: Request) -> Response:
         if request.method in _BODY_METHODS:
+            raw = RAW_BODIES.get((request.method, request.path))
+            if raw is not None:
+                return _raw_body(request, raw) or handler(request)
             length = request.content_length
             if length is not None and length > MAX_BODY_BYTES:
                 return error_response(request, 413, "body_too_large", "The request body is larger than 1 MiB.")
@@ -60,3 +81,21 @@ def body_guard_tween(handler: Handler, registry: Registry) -> Handler:
         return handler(request)
 
     return tween
+
+
+def _raw_body(request: Request, raw: RawBody) -> Response | None:
+    """Read a non-JSON body within its limit; an error response, or None when the view may have it."""
+    length = request.content_length
+    too_large = f"The request body is larger than {raw.limit_text}."
+    if length is not None and length > raw.max_bytes:
+        return error_response(request, 413, "body_too_large", too_large)
+    if length or request.headers.get("Transfer-Encoding"):
+        if request.content_type not in raw.media_types:
+            return error_response(
+                request, 415, "unsupported_media_type", f"Send the request body as {' or '.join(raw.media_types)}."
+            )
+        body = request.body_file.read(raw.max_bytes + 1)
+        if len(body) > raw.max_bytes:
+            return error_response(request, 413, "body_too_large", too_large)
+        request.body = body
+    return None

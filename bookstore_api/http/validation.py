@@ -256,7 +256,9 @@ def compile_operations(spec_path: str) -> dict[tuple[str, str], Operation]:
                     )
                 )
             request_body = operation_spec.get("requestBody")
-            if request_body:
+            # only JSON bodies have a schema to check here; other media types (a CSV file)
+            # are checked by body_guard_tween (size, type) and by their view
+            if request_body and "application/json" in request_body["content"]:
                 schema = _resolve(request_body["content"]["application/json"]["schema"], spec)
                 operation.body_required = request_body.get("required", False)
                 operation.body_schema = schema

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from pyramid.config import Configurator
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
 
 from ..catalog.cache import CatalogCache
 from ..catalog.models import Book
@@ -50,6 +51,44 @@ LOW_STOCK_THRESHOLD = 5
 def fell_to_low_stock(before: int, after: int, threshold: int = LOW_STOCK_THRESHOLD) -> bool:
     """Whether a change from ``before`` to ``after`` copies crossed into low stock."""
     return after <= threshold < before
+
+
+#: Set several books' stock to given levels and write a ledger row for each one that changed, in
+#: one statement: the books are locked in id order, the delta is taken against the locked value.
+SET_STOCK_LEVELS = text(
+    """
+    WITH wanted AS (
+        SELECT * FROM unnest(CAST(:book_ids AS bigint[]), CAST(:quantities AS integer[])) AS w(book_id, quantity)
+    ),
+    locked AS (
+        SELECT b.id, b.stock_quantity AS before
+        FROM books b JOIN wanted ON wanted.book_id = b.id
+        WHERE b.stock_quantity <> wanted.quantity
+        ORDER BY b.id
+        FOR UPDATE OF b
+    ),
+    changed AS (
+        UPDATE books b SET stock_quantity = wanted.quantity
+        FROM locked JOIN wanted ON wanted.book_id = locked.id
+        WHERE b.id = locked.id AND b.stock_quantity <> wanted.quantity
+        RETURNING b.id, b.stock_quantity, b.stock_quantity - locked.before AS delta
+    )
+    INSERT INTO stock_movements (book_id, delta, reason, note, resulting_quantity, actor_user_id)
+    SELECT id, delta, :reason, :note, stock_quantity, :actor FROM changed
+    RETURNING book_id
+    """
+)
+
+
+#: Ledger rows for new books' opening stock (written with the book, in the same transaction).
+RECORD_OPENING_STOCK = text(
+    """
+    INSERT INTO stock_movements (book_id, delta, reason, note, resulting_quantity, actor_user_id)
+    SELECT b.id, b.stock_quantity, :reason, :note, b.stock_quantity, :actor
+    FROM books b
+    WHERE b.id = ANY(CAST(:book_ids AS bigint[])) AND b.stock_quantity > 0
+    """
+)
 
 
 def shortages(items: Iterable[tuple[int, int]], stock: Mapping[int, int]) -> list[dict]:
@@ -99,6 +138,55 @@ class InventoryService:
         return self.record(
             book_id, delta, reason, row.stock_quantity, note=note, actor_user_id=actor_user_id, order_id=order_id
         )
+
+    def set_stock_levels(
+        self, levels: list[tuple[int, int]], reason: str, *, note: str | None, actor_user_id: int | None
+    ) -> list[int]:
+        """Bring each ``(book_id, quantity)`` to that quantity (never below zero), with a ledger row each.
+
+        For bulk changes (the catalogue import): one statement per call, whatever
+        the number of books; books already at their level are left alone (no row).
+        Returns the ids of the books whose stock changed.
+        """
+        if not levels:
+            return []
+        if any(quantity < 0 for _, quantity in levels):
+            raise ValueError("stock levels are never negative")
+        levels = sorted(levels)
+        changed = list(
+            self.db.execute(
+                SET_STOCK_LEVELS,
+                {
+                    "book_ids": [book_id for book_id, _ in levels],
+                    "quantities": [quantity for _, quantity in levels],
+                    "reason": reason,
+                    "note": note,
+                    "actor": actor_user_id,
+                },
+            ).scalars()
+        )
+        mark_changed(self.db)  # raw SQL: tell the transaction manager there is something to commit
+        self.stock_changed(changed)
+        return changed
+
+    def record_opening_stock(
+        self, book_ids: list[int], reason: str, *, note: str | None, actor_user_id: int | None
+    ) -> int:
+        """Write the ledger rows of books just created in this transaction with stock already on them.
+
+        A bulk load (the catalogue import) inserts a new book with its opening
+        stock in one write instead of inserting it empty and then updating it;
+        this records that stock as the book's first movement (from 0), so the
+        ledger still explains every copy. Returns the number of rows written.
+        """
+        if not book_ids:
+            return 0
+        written = self.db.execute(
+            RECORD_OPENING_STOCK, {"book_ids": book_ids, "reason": reason, "note": note, "actor": actor_user_id}
+        ).rowcount
+        mark_changed(self.db)
+        self.stock_changed(book_ids)
+        return written
 
     def take_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:
         """Take the ``(book_id, quantity)`` items for a new order, or raise :class:`OutOfStock` (409).

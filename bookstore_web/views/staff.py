@@ -7,16 +7,21 @@ call with the staff member's own token.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any
 
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from bookstore_core.money import parse_price
 
 from ..api import ApiError
+from ..charts import bar_chart, column_chart
 from . import pages, path_id, positive_int, see_other
 from .orders import order_view
 
@@ -46,7 +51,156 @@ def staff_view(**settings: Any):
 def dashboard(request: Request) -> dict[str, Any]:
     to_ship = request.api.get("/orders", {"status": "paid", "per_page": 5})
     low = request.api.get("/inventory/low-stock", {"threshold": 5, "per_page": 5})
-    return {"to_ship": [order_view(o) for o in to_ship["items"]], "to_ship_total": to_ship["total"], "low": low}
+    return {
+        "to_ship": [order_view(o) for o in to_ship["items"]],
+        "to_ship_total": to_ship["total"],
+        "low": low,
+        **insight(request),
+    }
+
+
+GROUPS = [("day", "Day"), ("week", "Week"), ("month", "Month")]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+REPORT_CSV = {"sales", "top-books", "top-genres", "stock"}
+
+
+def _asked_period(request: Request) -> dict[str, str]:
+    """The period picker's values from the query string (only well-formed ones are passed on)."""
+    asked = {}
+    for name in ("from", "to"):
+        value = (request.GET.get(name) or "").strip()
+        if _ISO_DATE.fullmatch(value):
+            asked[name] = value
+    group = request.GET.get("group")
+    asked["group"] = group if group in {value for value, _ in GROUPS} else "day"
+    return asked
+
+
+def _period_label(start: str, group: str) -> str:
+    day = dt.date.fromisoformat(start)
+    return f"{day:%b %Y}" if group == "month" else f"{day.day} {day:%b}"
+
+
+def insight(request: Request) -> dict[str, Any]:
+    """The sales, top sellers and stock panels of the dashboard, with their charts."""
+    asked = _asked_period(request)
+    period_error = None
+    try:
+        sales = request.api.get("/reports/sales", asked)
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        period_error = " ".join(exc.fields.values()) or exc.message
+        asked = {"group": asked["group"]}
+        sales = request.api.get("/reports/sales", asked)
+    group = sales["group"]
+    period = {"from": sales["from"], "to": sales["to"]}
+    previous = request.api.get(
+        "/reports/sales", {"from": sales["previous_from"], "to": sales["previous_to"], "group": group}
+    )
+    top_books = request.api.get("/reports/top-books", {**period, "by": "revenue", "limit": 10})
+    top_genres = request.api.get("/reports/top-genres", {**period, "by": "revenue", "limit": 10})
+    stock = request.api.get("/reports/stock", {"limit": 10})
+    currency = sales["currency"]
+    periods = sales["periods"]
+    before = previous["periods"]
+    for index, row in enumerate(periods):
+        row["label"] = _period_label(row["start"], group)
+        row["previous_revenue"] = before[index]["revenue"] if index < len(before) else None
+    labels = [row["label"] for row in periods]
+    span = f"{_long_date(sales['from'])} to {_long_date(sales['to'])}"
+    totals, prior = sales["totals"], sales["previous_totals"]
+    best = max(periods, key=lambda row: Decimal(row["revenue"]), default=None)
+    revenue_text = (
+        f"Revenue per {group} from {span}: {totals['revenue']} {currency} in total, "
+        f"against {prior['revenue']} {currency} in the {len(before)} {group}s before."
+    )
+    if best is not None and Decimal(best["revenue"]) > 0:
+        revenue_text += f" Highest: {best['revenue']} {currency} ({best['label']})."
+    busiest = max(periods, key=lambda row: row["orders"], default=None)
+    orders_text = f"Orders per {group} from {span}: {totals['orders']} in total."
+    if busiest is not None and busiest["orders"]:
+        orders_text += f" Most: {busiest['orders']} ({busiest['label']})."
+    charts = {
+        "revenue": column_chart(
+            "chart-revenue",
+            f"Revenue per {group} ({currency}), with the previous period",
+            revenue_text,
+            labels,
+            [row["revenue"] for row in periods],
+            comparison=[row["revenue"] for row in before[: len(periods)]],
+            money=True,
+        ),
+        "orders": column_chart(
+            "chart-orders", f"Orders per {group}", orders_text, labels, [row["orders"] for row in periods]
+        ),
+        "books": bar_chart(
+            "chart-books",
+            f"Top books by revenue ({currency})",
+            _ranking_text("books", top_books["items"], lambda item: item["title"], currency, span),
+            [(item["title"], item["revenue"], item["revenue"]) for item in top_books["items"]],
+        ),
+        "genres": bar_chart(
+            "chart-genres",
+            f"Top genres by revenue ({currency})",
+            _ranking_text("genres", top_genres["items"], lambda item: item["name"], currency, span),
+            [(item["name"], item["revenue"], item["revenue"]) for item in top_genres["items"]],
+        ),
+    }
+    return {
+        "groups": GROUPS,
+        "asked": asked,
+        "period_error": period_error,
+        "sales": sales,
+        "change": _change(totals["revenue"], prior["revenue"]),
+        "orders_change": _change(totals["orders"], prior["orders"]),
+        "top_books": top_books["items"],
+        "top_genres": top_genres["items"],
+        "stock": stock,
+        "charts": charts,
+        "csv_query": {**period, "group": group},
+    }
+
+
+def _long_date(value: str) -> str:
+    day = dt.date.fromisoformat(value)
+    return f"{day.day} {day:%B %Y}"
+
+
+def _ranking_text(kind: str, items: list[dict], name, currency: str, span: str) -> str:
+    if not items:
+        return f"No {kind} sold from {span}."
+    shown = "; ".join(f"{name(item)}: {item['revenue']} {currency}, {item['units']} sold" for item in items[:3])
+    return f"The best-selling {kind} from {span}, by revenue. {shown}."
+
+
+def _change(now: Any, before: Any) -> str | None:
+    """``+12%``, ``-3%``, or None when there is nothing to compare with."""
+    current, previous = Decimal(str(now)), Decimal(str(before))
+    if previous == 0:
+        return None
+    percent = (current - previous) / previous * 100
+    return f"{percent:+.0f}%"
+
+
+@staff_view(route_name="staff_report_csv", request_method="GET")
+def report_csv(request: Request) -> Response:
+    """A report's CSV, straight from the API (which guards every cell against formula injection)."""
+    name = request.matchdict["name"]
+    if name not in REPORT_CSV:
+        raise HTTPNotFound()
+    params = _asked_period(request) if name != "stock" else {}
+    if name == "stock":
+        params = {"limit": 100}
+    elif name != "sales":
+        params = {key: value for key, value in params.items() if key != "group"} | {"limit": 100}
+    response = request.api.raw("GET", f"/reports/{name}", params=params, headers={"Accept": "text/csv"})
+    out = Response(body=response.content, content_type="text/csv", charset="utf-8")
+    out.headers["Content-Disposition"] = response.headers.get(
+        "Content-Disposition", f'attachment; filename="{name}.csv"'
+    )
+    out.headers["Cache-Control"] = "private, no-store"
+    return out
 
 
 @staff_view(route_name="staff_books", renderer="staff/books.html", request_method="GET")
@@ -436,3 +590,4 @@ def includeme(config) -> None:
     config.add_route("staff_webhook", "/staff/webhooks/{webhook_id}")
     config.add_route("staff_webhook_test", "/staff/webhooks/{webhook_id}/test")
     config.add_route("staff_webhook_delete", "/staff/webhooks/{webhook_id}/delete")
+    config.add_route("staff_report_csv", "/staff/reports/{name}.csv")

@@ -65,6 +65,8 @@ BEYOND_THE_SCHEMA = frozenset(
         "token",  # a mailed one-time token must have been issued, unused and unexpired
         "url",  # a webhook URL must resolve to public addresses
     }
+    # report periods (real dates, from <= to, a bounded length) and a CSV body (its rows)
+    | {"from", "to", "body"}
 )
 
 
