@@ -48,6 +48,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         # the domains
         config.include(".accounts")
         config.include(".catalog")
+        config.include(".covers")
         config.include(".carts")
         config.include(".inventory")
         config.include(".payments")

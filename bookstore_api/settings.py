@@ -37,6 +37,13 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_FREE_SHIPPING_FROM": ("bookstore.free_shipping_from", str),
     "BOOKSTORE_SMTP_URL": ("bookstore.smtp_url", str),
     "BOOKSTORE_MAIL_FROM": ("bookstore.mail_from", str),
+    "BOOKSTORE_COVERS_STORAGE": ("bookstore.covers_storage", str),
+    "BOOKSTORE_COVERS_DIR": ("bookstore.covers_dir", str),
+    "BOOKSTORE_COVERS_PUBLIC_URL": ("bookstore.covers_public_url", str),
+    "BOOKSTORE_COVERS_BUCKET": ("bookstore.covers_bucket", str),
+    "BOOKSTORE_COVERS_PREFIX": ("bookstore.covers_prefix", str),
+    "BOOKSTORE_COVERS_REGION": ("bookstore.covers_region", str),
+    "BOOKSTORE_COVERS_ENDPOINT_URL": ("bookstore.covers_endpoint_url", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -61,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.trusted_proxies": "127.0.0.0/8,::1/128",
     "bookstore.free_shipping_from": "50.00",
     "bookstore.mail_from": "Bookstore <orders@bookstore.test>",
+    # covers: "local" (files under covers_dir, served by the storefront at /covers/) or "s3"
+    "bookstore.covers_storage": "local",
+    "bookstore.covers_dir": "var/covers",
+    "bookstore.covers_prefix": "covers/",
 }
 
 

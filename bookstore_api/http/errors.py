@@ -24,8 +24,10 @@ from ..exceptions import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     PaymentDeclined,
     RateLimited,
+    UnsupportedMedia,
 )
 from .renderers import json_response
 
@@ -86,6 +88,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMedia: 415,
     RateLimited: 429,
     Busy: 503,
 }

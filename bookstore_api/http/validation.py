@@ -256,7 +256,7 @@ def compile_operations(spec_path: str) -> dict[tuple[str, str], Operation]:
                     )
                 )
             request_body = operation_spec.get("requestBody")
-            if request_body:
+            if request_body and "application/json" in request_body["content"]:  # other bodies: the view checks
                 schema = _resolve(request_body["content"]["application/json"]["schema"], spec)
                 operation.body_required = request_body.get("required", False)
                 operation.body_schema = schema
