@@ -135,9 +135,10 @@ class CoverService:
 
 
 def includeme(config: Configurator) -> None:
-    storage = storage_from_settings(config.get_settings())
-    config.registry["cover_storage"] = storage
+    config.registry["cover_storage"] = storage_from_settings(config.get_settings())
     config.register_service_factory(
-        lambda context, request: CoverService(request.dbsession, storage, request.registry["catalog_cache"]),
+        lambda context, request: CoverService(
+            request.dbsession, request.registry["cover_storage"], request.registry["catalog_cache"]
+        ),
         CoverService,
     )
