@@ -88,6 +88,7 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         token: str | None = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -101,7 +102,9 @@ class ApiClient:
         url = "/api/v1" + path if not path.startswith(("/api/", "/healthz", "/readyz")) else path
         for attempt in range(1, attempts + 1):
             try:
-                response = self._client.request(method, url, params=clean_params, json=json, headers=sent_headers)
+                response = self._client.request(
+                    method, url, params=clean_params, json=json, content=content, headers=sent_headers
+                )
             except httpx.TransportError as exc:
                 if attempt < attempts:
                     log.warning("API %s %s failed (%s); retrying", method, url, exc.__class__.__name__)
