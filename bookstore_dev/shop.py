@@ -81,7 +81,9 @@ def _prepare_database(settings: dict[str, Any], dev: dict[str, Any], demo_books:
     if not has_uploaded_covers(engine):
         started = time.monotonic()
         drawn = seed_covers(engine, settings)
-        _say(f"drew {drawn} demo covers in {time.monotonic() - started:.1f}s (under {settings['bookstore.covers_dir']})")
+        _say(
+            f"drew {drawn} demo covers in {time.monotonic() - started:.1f}s (under {settings['bookstore.covers_dir']})"
+        )
     engine.dispose()
     if settings["bookstore.env"] == "production":  # development only: never create known passwords there
         return False

@@ -169,4 +169,6 @@ def storage_from_settings(settings: dict[str, Any]) -> CoverStorage:
         )
     if kind != "local":
         raise ValueError(f"BOOKSTORE_COVERS_STORAGE must be local or s3, not {kind!r}")
-    return LocalCoverStorage(settings["bookstore.covers_dir"], settings.get("bookstore.covers_public_url") or "/covers/")
+    return LocalCoverStorage(
+        settings["bookstore.covers_dir"], settings.get("bookstore.covers_public_url") or "/covers/"
+    )

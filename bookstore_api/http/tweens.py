@@ -50,6 +50,7 @@ def _raw_body_guard(handler: Handler, request: Request, limit: int, message: str
     request.body = body
     return handler(request)
 
+
 Handler = Callable[[Request], Response]
 
 

@@ -249,7 +249,9 @@ def absent(module, client):
         if status != "Deployed":
             if not p["wait"]:
                 module.exit_json(changed=True, msg="Disabled; delete it again once the change is deployed.")
-            client.get_waiter("distribution_deployed").wait(Id=found["Id"], WaiterConfig={"Delay": 30, "MaxAttempts": 60})
+            client.get_waiter("distribution_deployed").wait(
+                Id=found["Id"], WaiterConfig={"Delay": 30, "MaxAttempts": 60}
+            )
             etag = client.get_distribution(aws_retry=True, Id=found["Id"])["ETag"]
         client.delete_distribution(aws_retry=True, Id=found["Id"], IfMatch=etag)
     oac_id = find_oac(client, p["name"])

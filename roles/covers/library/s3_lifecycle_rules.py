@@ -74,7 +74,10 @@ def normalised(rules):
 def typed(value):
     """Numbers where the API wants numbers (days), from YAML's strings."""
     if isinstance(value, dict):
-        return {k: (int(v) if k in ("Days", "NoncurrentDays", "DaysAfterInitiation") else typed(v)) for k, v in value.items()}
+        return {
+            k: (int(v) if k in ("Days", "NoncurrentDays", "DaysAfterInitiation") else typed(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [typed(v) for v in value]
     return value

@@ -32,7 +32,9 @@ def test_staff_upload_shows_on_the_book_page_with_srcset_and_dimensions(web, dbs
 
     img = cover_img(web.get(f"/books/{book.id}"))
     assert img["width"] == "480" and img["height"] == "720"
-    assert re.fullmatch(r"/covers/\d+/[0-9a-f]{32}-240w\.webp 240w, /covers/\d+/[0-9a-f]{32}-480w\.webp 480w", img["srcset"])
+    assert re.fullmatch(
+        r"/covers/\d+/[0-9a-f]{32}-240w\.webp 240w, /covers/\d+/[0-9a-f]{32}-480w\.webp 480w", img["srcset"]
+    )
     assert img["src"].endswith("-480w.webp") and img["sizes"]
     assert img["loading"] == "eager" and img["fetchpriority"] == "high", "the page's main cover is not lazy"
     assert img["alt"] == f"Cover of {book.title}"
