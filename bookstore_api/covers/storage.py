@@ -169,6 +169,8 @@ def storage_from_settings(settings: dict[str, Any]) -> CoverStorage:
         )
     if kind != "local":
         raise ValueError(f"BOOKSTORE_COVERS_STORAGE must be local or s3, not {kind!r}")
+    if settings.get("bookstore.env") == "production":
+        log.warning("covers are kept in a local directory: set BOOKSTORE_COVERS_STORAGE=s3 in production")
     return LocalCoverStorage(
         settings["bookstore.covers_dir"], settings.get("bookstore.covers_public_url") or "/covers/"
     )
