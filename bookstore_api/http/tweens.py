@@ -25,6 +25,8 @@ from bookstore_core.proxies import relative_location
 
 from .errors import error_response
 
+Handler = Callable[[Request], Response]
+
 MAX_BODY_BYTES = 1024 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 #: (method, path) of operations whose body is not JSON -> (most bytes accepted, what to say above it)
@@ -44,14 +46,11 @@ def _raw_body_guard(handler: Handler, request: Request, limit: int, message: str
     length = request.content_length
     if length is not None and length > limit:
         return error_response(request, 413, "body_too_large", message, {"max_bytes": limit})
-    body = request.body_file_raw.read(limit + 1) if length or request.headers.get("Transfer-Encoding") else b""
+    body = request.body_file.read(limit + 1) if length or request.headers.get("Transfer-Encoding") else b""
     if len(body) > limit:
         return error_response(request, 413, "body_too_large", message, {"max_bytes": limit})
     request.body = body
     return handler(request)
-
-
-Handler = Callable[[Request], Response]
 
 
 def relative_location_tween(handler: Handler, registry: Registry) -> Handler:
