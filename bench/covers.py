@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image, ImageDraw
 
-from bookstore_api.covers.images import process_cover  # noqa: E402
+from bookstore_api.covers.images import process_cover
 
 RESULTS = Path(__file__).resolve().parent / "results" / "covers.json"
 

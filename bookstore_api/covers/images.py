@@ -6,8 +6,8 @@ HTML or SVG file sent as any image type, is a 415). The image is decoded with
 Pillow under a pixel cap checked from the header before any pixel is decoded
 (so a small file that declares huge dimensions — a decompression bomb — costs
 nothing), turned upright by its EXIF orientation, reduced to its first frame
-if animated, flattened onto white, and re-encoded as WebP renditions at fixed
-widths. The output carries no EXIF, XMP or ICC data: only pixels survive.
+if animated, converted to sRGB from its embedded colour profile, flattened onto
+white, and re-encoded as WebP renditions at fixed widths. The output carries no EXIF, XMP or ICC data: only pixels survive.
 
 Decoding is CPU and memory heavy, so at most ``MAX_CONCURRENT`` run at once in
 a process; a request that waits longer than ``SLOT_WAIT_SECONDS`` for a slot is
@@ -21,7 +21,7 @@ import io
 import threading
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from ..exceptions import Busy, InvalidInput, PayloadTooLarge, UnsupportedMedia
 
@@ -43,6 +43,7 @@ SLOT_WAIT_SECONDS = 5.0
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,25 @@ def _decode(data: bytes, pillow_format: str) -> Image.Image:
                 image.draft("RGB", (RENDITION_WIDTHS[-1], RENDITION_WIDTHS[-1]))
             image.load()
             upright = ImageOps.exif_transpose(image)
-            return _opaque_rgb(upright)
+            return _opaque_rgb(_to_srgb(upright))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _too_many_pixels(width, height) from exc
         except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
             raise _undecodable() from exc
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Pixels converted from the image's embedded colour profile to sRGB (a publisher's CMYK
+    JPEG keeps its colours); the profile itself is not carried into the output."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") else "RGB"
+        return ImageCms.profileToProfile(image, source, _SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image  # a profile that does not fit the pixels: keep them as they are
 
 
 def _opaque_rgb(image: Image.Image) -> Image.Image:

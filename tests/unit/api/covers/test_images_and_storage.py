@@ -83,3 +83,22 @@ def test_local_storage_refuses_keys_it_did_not_make(tmp_path):
 
 def test_waitress_stops_reading_bodies_over_the_largest_upload():
     assert server_settings({})["max_request_body_size"] == MAX_REQUEST_BODY_BYTES > 5 * 1024 * 1024
+
+
+def test_colour_profiles_are_applied_then_dropped():
+    import io
+
+    from PIL import Image, ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    cmyk = io.BytesIO()
+    Image.new("CMYK", (300, 450), (0, 255, 255, 0)).save(cmyk, format="JPEG", quality=95)  # red, untagged
+    tagged = io.BytesIO()
+    Image.new("RGB", (300, 450), (20, 120, 200)).save(tagged, format="PNG", icc_profile=srgb)
+    for data, media_type, check in (
+        (cmyk.getvalue(), "image/jpeg", lambda rgb: rgb[0] > 200 and rgb[2] < 60),
+        (tagged.getvalue(), "image/png", lambda rgb: abs(rgb[2] - 200) < 12 and abs(rgb[0] - 20) < 12),
+    ):
+        image = Image.open(io.BytesIO(process_cover(data, media_type).largest.data))
+        assert image.mode == "RGB" and "icc_profile" not in image.info
+        assert check(image.getpixel((5, 5))), image.getpixel((5, 5))
