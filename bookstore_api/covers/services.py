@@ -10,7 +10,7 @@ Images are checked and re-encoded (:mod:`.images`) before any lock is taken;
 the renditions are written under new content-addressed keys before the row
 changes, so the database never names an object that is not there. Objects
 that stop being named are marked orphaned once the transaction commits (or,
-when it does not, the ones just written), for the storage's clean-up.
+when it fails or is aborted, the ones just written), for the storage's clean-up.
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ class CoverService:
             except Exception:  # the clean-up must never fail a request that has committed
                 log.exception("could not mark %d cover object(s) orphaned", len(keys))
 
-        transaction.get().addAfterCommitHook(orphan)
+        current = transaction.get()
+        current.addAfterCommitHook(orphan)
+        current.addAfterAbortHook(orphan, args=(False,))  # an error after the upload: what it wrote is not named
 
     def _changed(self, book_id: int) -> None:
         if self.cache is not None:

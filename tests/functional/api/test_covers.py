@@ -237,3 +237,23 @@ def test_staff_only(anon, customer, staff):
 def test_unknown_book_is_404(staff):
     assert_error(put_cover(staff, 987654321, image_bytes("image/png"), "image/png", status=404), 404, "not_found")
     assert_error(staff.delete("/books/987654321/cover", status=404), 404, "not_found")
+
+
+@pytest.mark.needs_db
+def test_an_upload_whose_transaction_aborts_leaves_nothing_named(dbsession, tmp_path):
+    import transaction
+
+    from bookstore_api.covers.services import CoverService
+    from bookstore_api.covers.storage import LocalCoverStorage
+    from tests.helpers.factories import make_book
+
+    storage = LocalCoverStorage(tmp_path, "/covers/")
+    book = make_book(dbsession)
+    transaction.begin()
+    try:
+        covered = CoverService(dbsession, storage).set_cover(book.id, image_bytes("image/png"), "image/png")
+        written = [part.split()[0] for part in covered.cover_srcset.split(", ")]
+        assert all(stored(storage, url) is not None for url in written)
+    finally:
+        transaction.abort()
+    assert all(stored(storage, url) is None for url in written), "what the failed upload wrote is orphaned"
