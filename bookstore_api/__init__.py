@@ -49,6 +49,7 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> Ro
         config.include(".accounts")
         config.include(".addresses")
         config.include(".catalog")
+        config.include(".covers")
         config.include(".carts")
         config.include(".inventory")
         config.include(".payments")

@@ -50,6 +50,19 @@ class Forbidden(DomainError):
         super().__init__(message, code=code)
 
 
+class PayloadTooLarge(DomainError):
+    """What was sent is larger than the server accepts (bytes, or pixels of an image)."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message, details, code=code)
+
+
+class UnsupportedMedia(DomainError):
+    """The body is not of a media type this operation accepts (by its header or by its content)."""
+
+    code = "unsupported_media_type"
+
+
 class Conflict(DomainError):
     """The request clashes with the current state: a duplicate, a state change not allowed now."""
 

@@ -48,6 +48,13 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_WEBHOOK_SECRET_KEY": ("webhooks.secret_key", str),
     "BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK": ("webhooks.allow_loopback", str),
     "BOOKSTORE_WEBHOOK_TIMEOUT_SECONDS": ("webhooks.timeout_seconds", float),
+    "BOOKSTORE_COVERS_STORAGE": ("bookstore.covers_storage", str),
+    "BOOKSTORE_COVERS_DIR": ("bookstore.covers_dir", str),
+    "BOOKSTORE_COVERS_PUBLIC_URL": ("bookstore.covers_public_url", str),
+    "BOOKSTORE_COVERS_BUCKET": ("bookstore.covers_bucket", str),
+    "BOOKSTORE_COVERS_PREFIX": ("bookstore.covers_prefix", str),
+    "BOOKSTORE_COVERS_REGION": ("bookstore.covers_region", str),
+    "BOOKSTORE_COVERS_ENDPOINT_URL": ("bookstore.covers_endpoint_url", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -87,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
     # development and tests only: let webhooks go to 127.0.0.0/8 and ::1 (refused in production)
     "webhooks.allow_loopback": "false",
     "webhooks.timeout_seconds": 5.0,
+    # covers: "local" (files under covers_dir, served by the storefront at /covers/) or "s3"
+    "bookstore.covers_storage": "local",
+    "bookstore.covers_dir": "var/covers",
+    "bookstore.covers_prefix": "covers/",
 }
 
 

@@ -66,6 +66,9 @@ def layered_settings(
     return settings
 
 
+MAX_REQUEST_BODY_BYTES = 8 * 1024 * 1024
+
+
 def server_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """waitress options (threads, connection limit, trusted proxy) from the environment."""
     environ = os.environ if environ is None else environ
@@ -74,6 +77,9 @@ def server_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "connection_limit": int(environ.get("BOOKSTORE_CONNECTION_LIMIT", "200")),
         "channel_timeout": 60,
         "clear_untrusted_proxy_headers": True,
+        # waitress answers 413 itself, and stops reading, above this (with or without a
+        # Content-Length): the largest body either app takes is a 5 MB cover image
+        "max_request_body_size": MAX_REQUEST_BODY_BYTES,
     }
     proxy = environ.get("BOOKSTORE_TRUSTED_PROXY")
     if proxy:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import random
 import sys
 import threading
@@ -407,3 +408,106 @@ def seed_catalog(
 def catalog_size(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM books")).scalar_one())
+
+
+# -- demo covers ---------------------------------------------------------------
+
+#: (top, bottom, ink) colours of the demo covers' gradients
+COVER_PALETTES = [
+    ((19, 49, 92), (8, 20, 40), (244, 226, 186)),
+    ((107, 45, 92), (40, 12, 36), (255, 236, 214)),
+    ((31, 95, 74), (10, 36, 28), (236, 244, 220)),
+    ((122, 59, 18), (48, 20, 6), (255, 230, 190)),
+    ((59, 63, 143), (20, 22, 60), (230, 232, 255)),
+    ((200, 170, 110), (120, 90, 50), (30, 24, 16)),
+]
+
+
+def draw_cover(title: str, author: str, rng: random.Random, size: tuple[int, int] = (600, 900)) -> bytes:
+    """A plausible book cover drawn with Pillow (a gradient, an ornament, the title and author), as PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = size
+    top, bottom, ink = rng.choice(COVER_PALETTES)
+    image = Image.new("RGB", size, top)
+    draw = ImageDraw.Draw(image)
+    for y in range(height):  # vertical gradient
+        t = y / (height - 1)
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+    margin = width // 12
+    draw.rectangle([margin // 2, margin // 2, width - margin // 2, height - margin // 2], outline=ink, width=3)
+    # an ornament: concentric circles or a sun of rays, in the lower half
+    cx, cy, radius = width // 2, int(height * 0.62), width // 5
+    if rng.random() < 0.5:
+        for step in range(4):
+            r = radius - step * radius // 4
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=ink, width=2)
+    else:
+        for ray in range(24):
+            angle = ray * 15
+            end = (cx + radius * math.cos(math.radians(angle)), cy + radius * math.sin(math.radians(angle)))
+            draw.line([(cx, cy), end], fill=ink, width=2)
+    title_font = ImageFont.load_default(size=width // 11)
+    author_font = ImageFont.load_default(size=width // 20)
+    draw.multiline_text(
+        (width // 2, height // 6), _wrap(title, 16), font=title_font, fill=ink, anchor="ma", align="center"
+    )
+    draw.text((width // 2, height - margin * 2), author, font=author_font, fill=ink, anchor="ms")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _wrap(text_: str, width: int) -> str:
+    lines: list[str] = []
+    for word in text_.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines[:5])
+
+
+def seed_covers(engine: Engine, settings: dict, count: int = 24, seed: int = 1) -> int:
+    """Give the ``count`` best-selling books without a cover one drawn here (nothing is downloaded),
+    through the same checks, renditions and storage as a staff upload. Returns how many got one."""
+    from bookstore_api.covers.images import process_cover
+    from bookstore_api.covers.services import RENDITION_TYPE, cover_keys
+    from bookstore_api.covers.storage import storage_from_settings
+
+    storage = storage_from_settings(settings)
+    rng = random.Random(seed)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, title, coalesce(authors_text, '') FROM books"
+                " WHERE cover_url IS NULL AND archived_at IS NULL ORDER BY sales_count DESC, id LIMIT :n"
+            ),
+            {"n": count},
+        ).all()
+        for book_id, title, authors in rows:
+            cover = process_cover(draw_cover(title, authors.split(",")[0].strip(), rng), "image/png")
+            keys = cover_keys(book_id, cover.digest, cover.largest.width)
+            for key, rendition in zip(keys, cover.renditions, strict=True):
+                storage.put(key, rendition.data, RENDITION_TYPE)
+            urls = [storage.url(key) for key in keys]
+            connection.execute(
+                text(
+                    "UPDATE books SET cover_image = :digest, cover_url = :url, cover_srcset = :srcset,"
+                    " cover_width = :width, cover_height = :height WHERE id = :id"
+                ),
+                {
+                    "digest": cover.digest,
+                    "url": urls[-1],
+                    "srcset": ", ".join(f"{u} {r.width}w" for u, r in zip(urls, cover.renditions, strict=True)),
+                    "width": cover.largest.width,
+                    "height": cover.largest.height,
+                    "id": book_id,
+                },
+            )
+    return len(rows)
+
+
+def has_uploaded_covers(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT EXISTS (SELECT 1 FROM books WHERE cover_image IS NOT NULL)")).scalar()

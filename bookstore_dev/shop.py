@@ -70,7 +70,7 @@ def _prepare_database(settings: dict[str, Any], dev: dict[str, Any], demo_books:
     from bookstore_api.cli.users import ensure_user
     from bookstore_api.infra.db import make_engine
 
-    from .seed import catalog_size, seed_catalog
+    from .seed import catalog_size, has_uploaded_covers, seed_catalog, seed_covers
 
     upgrade(settings["sqlalchemy.url"])
     _say("database migrated")
@@ -78,6 +78,12 @@ def _prepare_database(settings: dict[str, Any], dev: dict[str, Any], demo_books:
     if catalog_size(engine) == 0:
         result = seed_catalog(engine, books=demo_books, seed=1, currency=settings["bookstore.currency"])
         _say(f"seeded a demo catalog of {result.books:,} books in {result.seconds:.1f}s")
+    if not has_uploaded_covers(engine):
+        started = time.monotonic()
+        drawn = seed_covers(engine, settings)
+        _say(
+            f"drew {drawn} demo covers in {time.monotonic() - started:.1f}s (under {settings['bookstore.covers_dir']})"
+        )
     engine.dispose()
     if settings["bookstore.env"] == "production":  # development only: never create known passwords there
         return False
@@ -151,6 +157,7 @@ def run_shop(var_dir: str = "var", demo_books: int = 5000) -> int:
         env.setdefault("BOOKSTORE_ENV", "development")
         if env["BOOKSTORE_ENV"] != "production":  # local receivers (a test server on 127.0.0.1) may get webhooks
             env.setdefault("BOOKSTORE_WEBHOOKS_ALLOW_LOOPBACK", "true")
+        env.setdefault("BOOKSTORE_COVERS_DIR", str(var / "covers"))  # written by the API, served by the storefront
         demo_accounts = _prepare_database(build_settings({}, env), dev, demo_books)
         _start_apps(var, dev, env, children)
         _say(f"ready in {time.monotonic() - started:.1f}s")

@@ -88,10 +88,10 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         token: str | None = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
         """Send one request (retrying idempotent ones); raise ApiError / ApiUnavailable.

@@ -27,6 +27,8 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_STATIC_MAX_AGE_SECONDS": ("web.static_max_age_seconds", int),
     "BOOKSTORE_CATALOG_CACHE_SECONDS": ("web.catalog_cache_seconds", float),
     "BOOKSTORE_WEB_TRUSTED_PROXIES": ("web.trusted_proxies", str),
+    # the API's local cover storage (BOOKSTORE_COVERS_STORAGE=local), served at /covers/
+    "BOOKSTORE_COVERS_DIR": ("web.covers_dir", str),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -39,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "web.catalog_cache_seconds": 60.0,
     # proxies in front of the storefront (the load balancer) whose X-Forwarded-For is believed
     "web.trusted_proxies": "127.0.0.0/8,::1/128",
+    "web.covers_dir": "var/covers",
 }
 
 MIN_SECRET_LENGTH = 32

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, scratch_dir
-from tests.helpers.services import Services, app_settings_for, create_database, delete_prefix, drop_database
+from tests.helpers.services import (
+    Services,
+    app_settings_for,
+    covers_dir_for,
+    create_database,
+    delete_prefix,
+    drop_database,
+)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +47,7 @@ def services() -> Iterator[Services]:
         yield Services(server_url, database_url, redis_url, prefix, pg, rd)
         drop_database(server_url, name)
         delete_prefix(redis_url, prefix)
+        shutil.rmtree(covers_dir_for(Services(server_url, database_url, redis_url, prefix)), ignore_errors=True)
     finally:
         if rd is not None:
             rd.stop()

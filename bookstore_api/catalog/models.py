@@ -44,6 +44,10 @@ SEARCH_TEXT_SQL = "lower(title || ' ' || coalesce(authors_text, ''))"
 #: books per search bucket: a capped count reads the full-text index one bucket at a time
 SEARCH_BUCKET_SIZE = 65536
 SEARCH_BUCKET_SQL = f"(ARRAY[(id / {SEARCH_BUCKET_SIZE})::integer])"
+UPLOADED_COVER_COMPLETE_SQL = (
+    "(cover_image IS NULL AND cover_width IS NULL AND cover_height IS NULL)"
+    " OR (cover_image ~ '^[0-9a-f]{32}$' AND cover_width > 0 AND cover_height > 0)"
+)
 
 
 class BookAuthor(Base):
@@ -91,6 +95,7 @@ class Book(TimestampMixin, Base):
         CheckConstraint("price >= 0", name="price_non_negative"),
         CheckConstraint("isbn ~ '^97[89][0-9]{10}$'", name="isbn_format"),
         CheckConstraint("rating_count >= 0 AND sales_count >= 0", name="counters_non_negative"),
+        CheckConstraint(UPLOADED_COVER_COMPLETE_SQL, name="uploaded_cover_complete"),
         # Full text, genres and id buckets in one GIN index (see migration 0003 and
         # CatalogService._capped_ids): the columns' posting lists are intersected in the index.
         Index("ix_books_search", "search_vector", "genre_ids", text(SEARCH_BUCKET_SQL), postgresql_using="gin"),
@@ -134,6 +139,12 @@ class Book(TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     stock_quantity: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     cover_url: Mapped[str | None] = mapped_column(String(1000))
+    # An uploaded cover (bookstore_api.covers): the digest naming its renditions, their
+    # srcset, and the size of the largest (the one cover_url points to). All NULL otherwise.
+    cover_image: Mapped[str | None] = mapped_column(String(32))
+    cover_srcset: Mapped[str | None] = mapped_column(String(2000))
+    cover_width: Mapped[int | None] = mapped_column(SmallInteger)
+    cover_height: Mapped[int | None] = mapped_column(SmallInteger)
     average_rating: Mapped[Decimal] = mapped_column(Numeric(3, 2), nullable=False, server_default="0")
     rating_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     rating_sum: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

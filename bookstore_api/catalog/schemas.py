@@ -116,6 +116,10 @@ def book_out(book: Book, *, staff: bool = False) -> dict[str, Any]:
         "stock_quantity": book.stock_quantity,
         "in_stock": book.stock_quantity > 0,
         "cover_url": book.cover_url,
+        # an uploaded cover's renditions, and the size of the one cover_url points to
+        "cover_srcset": book.cover_srcset,
+        "cover_width": book.cover_width,
+        "cover_height": book.cover_height,
         "average_rating": money(book.average_rating),
         "rating_count": book.rating_count,
     }

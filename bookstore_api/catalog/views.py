@@ -9,6 +9,7 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from ..covers.services import CoverService
 from ..http.errors import invalid, not_found
 from ..http.helpers import cacheable_json, paging
 from ..http.renderers import dumps
@@ -119,13 +120,17 @@ def get_book_by_isbn(request: Request) -> dict:
 def update_book(request: Request) -> dict:
     service = request.find_service(CatalogService)
     values = parse_book_fields(request.validated.body, partial=True, currency=service.currency)
+    if "cover_url" in values:
+        request.find_service(CoverService).before_cover_url_change(request.validated.path["book_id"], values)
     book = service.update_book(request.validated.path["book_id"], values)
     return book_out(book, staff=True)
 
 
 @view_config(route_name="api.book", request_method="DELETE", permission="staff", openapi=True)
 def delete_book(request: Request) -> HTTPNoContent:
-    request.find_service(CatalogService).delete_book(request.validated.path["book_id"])
+    book_id = request.validated.path["book_id"]
+    orphan_cover_if_deleted = request.find_service(CoverService).before_book_delete(book_id)
+    orphan_cover_if_deleted(request.find_service(CatalogService).delete_book(book_id) == "deleted")
     return HTTPNoContent()
 
 

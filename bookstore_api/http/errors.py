@@ -25,8 +25,10 @@ from ..exceptions import (
     InvalidInput,
     NotConfigured,
     NotFound,
+    PayloadTooLarge,
     PaymentDeclined,
     RateLimited,
+    UnsupportedMedia,
 )
 from .renderers import json_response
 
@@ -87,6 +89,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMedia: 415,
     RateLimited: 429,
     Busy: 503,
     NotConfigured: 503,

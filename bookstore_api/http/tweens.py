@@ -7,11 +7,14 @@
 * ``body_guard_tween``: bodies over 1 MiB are 413, bodies that are not JSON are 415,
   malformed JSON is 400 — before routing, so no view ever sees them. The few
   operations that take another kind of body (``RAW_BODIES``: the catalogue import's
-  CSV) get their own media types and a larger, still bounded, size limit.
+  CSV, a cover image) get their own size limit, refused as early (by
+  ``Content-Length``, then by a bounded read), and their own media types (checked
+  here, or by the view when it must look at the bytes themselves).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,22 +30,38 @@ from .errors import error_response
 MAX_BODY_BYTES = 1024 * 1024
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
+Handler = Callable[[Request], Response]
+
 
 @dataclass(frozen=True)
 class RawBody:
-    """An operation whose body is not JSON: the media types it takes and its size limit."""
+    """An operation whose body is not JSON: its path, media types and size limit."""
 
+    method: str
+    path: re.Pattern[str]
+    #: the media types this guard accepts; empty when the view checks the type (by the bytes)
     media_types: tuple[str, ...]
     max_bytes: int
-    limit_text: str
+    too_large: str
 
 
-#: (method, path) -> the non-JSON body that operation takes
-RAW_BODIES: dict[tuple[str, str], RawBody] = {
-    ("POST", "/api/v1/imports/books"): RawBody(("text/csv",), 50 * 1024 * 1024, "50 MiB"),
-}
+RAW_BODIES: tuple[RawBody, ...] = (
+    RawBody(
+        "POST",
+        re.compile(r"/api/v1/imports/books"),
+        ("text/csv",),
+        50 * 1024 * 1024,
+        "The request body is larger than 50 MiB.",
+    ),
+    RawBody("PUT", re.compile(r"/api/v1/books/[^/]+/cover"), (), 5 * 1024 * 1024, "The image is larger than 5 MB."),
+)
 
-Handler = Callable[[Request], Response]
+
+def _raw_body_for(request: Request) -> RawBody | None:
+    for raw in RAW_BODIES:
+        if request.method == raw.method and raw.path.fullmatch(request.path_info):
+            return raw
+    return None
 
 
 def relative_location_tween(handler: Handler, registry: Registry) -> Handler:
@@ -55,7 +74,7 @@ def relative_location_tween(handler: Handler, registry: Registry) -> Handler:
 def body_guard_tween(handler: Handler, registry: Registry) -> Handler:
     def tween(request: Request) -> Response:
         if request.method in _BODY_METHODS:
-            raw = RAW_BODIES.get((request.method, request.path))
+            raw = _raw_body_for(request)
             if raw is not None:
                 return _raw_body(request, raw) or handler(request)
             length = request.content_length
@@ -86,16 +105,16 @@ def body_guard_tween(handler: Handler, registry: Registry) -> Handler:
 def _raw_body(request: Request, raw: RawBody) -> Response | None:
     """Read a non-JSON body within its limit; an error response, or None when the view may have it."""
     length = request.content_length
-    too_large = f"The request body is larger than {raw.limit_text}."
+    too_large = raw.too_large
     if length is not None and length > raw.max_bytes:
-        return error_response(request, 413, "body_too_large", too_large)
+        return error_response(request, 413, "body_too_large", too_large, {"max_bytes": raw.max_bytes})
     if length or request.headers.get("Transfer-Encoding"):
-        if request.content_type not in raw.media_types:
+        if raw.media_types and request.content_type not in raw.media_types:
             return error_response(
                 request, 415, "unsupported_media_type", f"Send the request body as {' or '.join(raw.media_types)}."
             )
         body = request.body_file.read(raw.max_bytes + 1)
         if len(body) > raw.max_bytes:
-            return error_response(request, 413, "body_too_large", too_large)
+            return error_response(request, 413, "body_too_large", too_large, {"max_bytes": raw.max_bytes})
         request.body = body
     return None

@@ -215,6 +215,8 @@ def books(request: Request) -> dict[str, Any]:
 
 def _book_form(request: Request) -> dict[str, Any]:
     form: dict[str, Any] = {name: (request.POST.get(name) or "").strip() for name in BOOK_TEXT_FIELDS}
+    # a book with an uploaded cover has no cover URL field: its cover is managed by upload
+    form["has_cover_url_field"] = "cover_url" in request.POST
     form["authors"] = (request.POST.get("authors") or "").strip()
     form["description"] = (request.POST.get("description") or "").strip()
     form["genres"] = [g for g in request.POST.getall("genres") if g]
@@ -243,6 +245,8 @@ def book_body(form: dict[str, Any], *, creating: bool) -> tuple[dict[str, Any], 
         body["pages"] = None
     body.update(title=form["title"], price=form["price"], authors=authors, genres=form["genres"])
     for name in ("subtitle", "publisher", "published_on", "language", "cover_url", "description"):
+        if name == "cover_url" and not form.get("has_cover_url_field", True):
+            continue
         if form[name]:
             body[name] = form[name]
         elif not creating:
@@ -315,6 +319,69 @@ def book_update(request: Request) -> Any:
             return see_other(request, request.route_path("staff_books"))
     request.response.status = 400
     return {"form": form, "errors": errors, "genres": _genres(request), "book": book}
+
+
+#: the API's limit for a cover image (the storefront refuses larger files before sending them)
+MAX_COVER_BYTES = 5 * 1024 * 1024
+COVER_TYPES = ("image/jpeg", "image/png", "image/webp")
+#: what the API's refusal of an upload means to the person who chose the file
+COVER_REFUSALS = {
+    "body_too_large": "The file is larger than 5 MB. Choose a smaller image.",
+    "image_too_large": "The image has too many pixels (at most 25 million). Choose a smaller image.",
+    "unsupported_media_type": "Choose a JPEG, PNG or WebP image.",
+    "undecodable_image": "The file could not be read as an image.",
+    "image_dimensions": "A cover is at most four times as tall as it is wide (or as wide as it is tall).",
+}
+
+
+def _cover_file(request: Request) -> tuple[bytes, str] | str:
+    """The uploaded file's bytes and declared type, or what is wrong with the form."""
+    upload = request.POST.get("cover")
+    if upload is None or not hasattr(upload, "file"):
+        return "Choose an image file to upload."
+    data = upload.file.read(MAX_COVER_BYTES + 1)
+    if not data:
+        return "Choose an image file to upload."
+    if len(data) > MAX_COVER_BYTES:
+        return COVER_REFUSALS["body_too_large"]
+    media_type = (getattr(upload, "type", "") or "").split(";")[0].strip().lower()
+    if media_type not in COVER_TYPES:
+        return COVER_REFUSALS["unsupported_media_type"]
+    return data, media_type
+
+
+@staff_view(route_name="staff_book_cover", renderer="staff/book_form.html", request_method="POST")
+def book_cover_upload(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    found = _cover_file(request)
+    if not isinstance(found, str):
+        data, media_type = found
+        try:
+            request.api.call("PUT", f"/books/{book_id}/cover", content=data, headers={"Content-Type": media_type})
+        except ApiError as exc:
+            if exc.status not in (400, 413, 415):
+                raise
+            found = COVER_REFUSALS.get(exc.code, exc.message)
+        else:
+            request.session.flash("The new cover is on the book.", "success")
+            return see_other(request, request.route_path("staff_book_edit", book_id=book_id))
+    book = request.api.get(f"/books/{book_id}")
+    request.response.status = 400
+    return {
+        "form": _form_from_book(book),
+        "errors": {},
+        "cover_error": found,
+        "genres": _genres(request),
+        "book": book,
+    }
+
+
+@staff_view(route_name="staff_book_cover_delete", request_method="POST")
+def book_cover_delete(request: Request) -> Any:
+    book_id = path_id(request, "book_id")
+    request.api.delete(f"/books/{book_id}/cover")
+    request.session.flash("The cover is removed; the shop shows its own until you upload another.", "success")
+    return see_other(request, request.route_path("staff_book_edit", book_id=book_id))
 
 
 @staff_view(route_name="staff_book_archive", request_method="POST")
@@ -580,6 +647,8 @@ def includeme(config) -> None:
     config.add_route("staff_book_new", "/staff/books/new")
     config.add_route("staff_book_edit", "/staff/books/{book_id}/edit")
     config.add_route("staff_book_archive", "/staff/books/{book_id}/archive")
+    config.add_route("staff_book_cover", "/staff/books/{book_id}/cover")
+    config.add_route("staff_book_cover_delete", "/staff/books/{book_id}/cover/delete")
     config.add_route("staff_book_stock", "/staff/books/{book_id}/stock")
     config.add_route("staff_low_stock", "/staff/low-stock")
     config.add_route("staff_orders", "/staff/orders")

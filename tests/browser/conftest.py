@@ -112,7 +112,13 @@ def shop(services) -> Iterator[Shop]:
     from bookstore_api.cli.migrate import upgrade
     from bookstore_api.cli.users import ensure_user
     from bookstore_web import main as web_main
-    from tests.helpers.services import app_settings_for, create_database, delete_prefix, drop_database
+    from tests.helpers.services import (
+        app_settings_for,
+        covers_dir_for,
+        create_database,
+        delete_prefix,
+        drop_database,
+    )
 
     name = f"bookstore_browser_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     database_url = create_database(services.server_url, name)
@@ -131,6 +137,7 @@ def shop(services) -> Iterator[Shop]:
             "web.api_url": api.url,
             "redis.url": services.redis_url,
             "redis.prefix": redis_prefix,
+            "web.covers_dir": str(covers_dir_for(services)),
         }
         web = ThreadedServer(web_main({}, **web_settings), threads=6)
         yield Shop(api.url, web.url, database_url, book_id, title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import redis as redis_lib
 from bookstore_dev import servers as devservers
 from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, drop_database
 
-__all__ = ["Services", "app_settings_for", "create_database", "delete_prefix", "drop_database"]
+__all__ = ["Services", "app_settings_for", "covers_dir_for", "create_database", "delete_prefix", "drop_database"]
 
 #: tests always start from an empty database of the given name
 create_database = functools.partial(devservers.create_database, replace=True)
@@ -39,6 +40,11 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
         client.close()
 
 
+def covers_dir_for(services: Services) -> Path:
+    """Where the apps of this test run keep uploaded covers (local storage), removed with the run."""
+    return Path(tempfile.gettempdir()) / f"bookstore-test-covers-{services.redis_prefix.split(':')[1]}"
+
+
 def app_settings_for(services: Services, **overrides: object) -> dict:
     ini = Path(__file__).resolve().parents[2] / "testing.ini"
     import plaster
@@ -49,6 +55,7 @@ def app_settings_for(services: Services, **overrides: object) -> dict:
             "sqlalchemy.url": services.database_url,
             "redis.url": services.redis_url,
             "redis.prefix": services.redis_prefix,
+            "bookstore.covers_dir": str(covers_dir_for(services)),
         }
     )
     settings.update({k: str(v) for k, v in overrides.items()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -40,6 +41,11 @@ def test_run_starts_the_shop_on_embedded_servers_and_stops_everything(tmp_path):
         assert _get(f"http://127.0.0.1:{ports['API']}/api/v1/books?q=hobbit") == 200
         assert _get(f"http://127.0.0.1:{ports['API']}/readyz") == 200
         assert _get(f"http://127.0.0.1:{ports['WEB']}/books") == 200
+        # the demo covers drawn at seed time, served by the storefront from var/covers
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['API']}/api/v1/books?sort=bestselling&per_page=1") as r:
+            cover_url = json.load(r)["items"][0]["cover_url"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['WEB']}{cover_url}", timeout=10) as image:
+            assert image.headers["Content-Type"] == "image/webp" and image.read(4) == b"RIFF"
         # QA's storefront suite, as the pipeline runs it after a staging deploy, against this shop
         qa = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/functional/web"],
@@ -56,6 +62,7 @@ def test_run_starts_the_shop_on_embedded_servers_and_stops_everything(tmp_path):
         assert shop.wait(60) == 0, log.read_text(errors="replace")
     output = log.read_text(errors="replace")
     assert "seeded a demo catalog of 200 books" in output and "stopped" in output
+    assert "drew 24 demo covers" in output
     for name in ("API", "WEB", "EMBEDDED_POSTGRES", "EMBEDDED_REDIS"):
         with pytest.raises(OSError):  # nothing it started is left listening
             urllib.request.urlopen(f"http://127.0.0.1:{ports[name]}/", timeout=2)

@@ -14,6 +14,7 @@ import webtest
 from tests.helpers.clients import unique_email
 from tests.helpers.commerce import FUTURE_EXPIRY
 from tests.helpers.factories import make_book, make_user
+from tests.helpers.services import covers_dir_for
 
 PASSWORD = "a long enough password"
 APPROVED_CARD = "4242 4242 4242 4242"
@@ -41,6 +42,7 @@ def web_settings(services) -> dict:
         "web.catalog_cache_seconds": "0",  # each test makes its own genres
         "redis.url": services.redis_url,
         "redis.prefix": services.redis_prefix,
+        "web.covers_dir": str(covers_dir_for(services)),
     }
 
 
