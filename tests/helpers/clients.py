@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
+import string
 
 import webtest
 
@@ -18,6 +20,12 @@ _counter = itertools.count(1)
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}@example.com"
+
+
+def unique_word(prefix: str = "qa") -> str:
+    """A word no other run has used (letters only, so search treats it as one word): for names
+    that must not meet an earlier run's data on a deployed shop."""
+    return prefix + "".join(random.SystemRandom().choices(string.ascii_lowercase, k=8))
 
 
 class Client:
