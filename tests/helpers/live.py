@@ -29,7 +29,7 @@ import os
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -118,11 +118,29 @@ class ReadOnlyGuard:
         return self.app(environ, start_response)
 
 
+def _raw_uri(environ) -> str:
+    """The request target as the test wrote it, percent-encoded again (control characters and
+    all non-ASCII included), so that a hostile path reaches the shop instead of failing here."""
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/;:@&=+$,!~*'()%")
+    query = environ.get("QUERY_STRING", "")
+    return path + ("?" + query if query else "")
+
+
 def http_app(url: str) -> Callable:
-    """A WSGI app that forwards every request to ``url`` over HTTP (WSGIProxy2), behind the guard."""
+    """A WSGI app that forwards every request to ``url`` over HTTP (WSGIProxy2), behind the guard.
+    Responses come back as the shop sent them: a ``Location`` stays a path when it is one."""
     from wsgiproxy import HostProxy
 
-    return ReadOnlyGuard(HostProxy(url.rstrip("/"), client="httplib"))
+    class ShopProxy(HostProxy):
+        def __call__(self, environ, start_response):
+            environ["REQUEST_URI"] = _raw_uri(environ)
+            return super().__call__(environ, start_response)
+
+        def process_request(self, uri, method, headers, environ):
+            status, _location, headers_list, body = super().process_request(uri, method, headers, environ)
+            return status, None, headers_list, body  # None: no rewriting of Location
+
+    return ReadOnlyGuard(ShopProxy(url.rstrip("/"), client="httplib"))
 
 
 def declared_environment(url: str, timeout: float = 10.0) -> str | None:
@@ -229,6 +247,12 @@ def delete_account(client, email: str, password: str) -> list[str]:
 
 #: the scenario running now (live runs only): where clients record what they create
 CURRENT: Cleanup | None = None
+
+
+def made_books() -> set[int] | None:
+    """Ids of the books the running scenario made on the shop (None in-process, where the
+    catalogue holds nothing else)."""
+    return None if CURRENT is None else set(CURRENT.books)
 
 
 def record(kind: str, *value: object) -> None:
