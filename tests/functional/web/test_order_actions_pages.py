@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from bookstore_api.accounts.models import User
@@ -63,6 +64,7 @@ def test_the_review_form_follows_can_review(web, book):
     assert web.get(f"/books/{book.id}").html.find(id="review-form") is not None
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(web, dbsession, book):
     email = register(web)
     other = make_book(dbsession, title="Another Story", stock=500)
@@ -74,6 +76,7 @@ def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(we
     assert page.html.find(id="review-form") is not None
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_the_review_form_is_gone_for_a_shopper_who_did_not_buy(web, dbsession, book):
     email = register(web)
     other = make_book(dbsession, title="Another Story", stock=500)
@@ -86,6 +89,7 @@ def cancel_forms(page) -> list:
     return [form for form in page.forms.values() if form.action.endswith("/cancel")]
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_the_cancel_button_follows_the_orders_actions(web, dbsession, book):
     email = register(web)
     paid, shipped, delivered, cancelled = insert_orders(dbsession, user_id(dbsession, email), [book] * 4)
@@ -98,12 +102,14 @@ def test_the_cancel_button_follows_the_orders_actions(web, dbsession, book):
         assert cancel_forms(web.get(f"/orders/{order_id}")) == []
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_an_old_order_of_a_busy_shopper_can_still_be_cancelled(web, dbsession, book):
     email = register(web)
     first, *_ = insert_orders(dbsession, user_id(dbsession, email), [book] * 105)
     assert len(cancel_forms(web.get(f"/orders/{first}"))) == 1
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_staff_buttons_follow_the_orders_actions(web, dbsession, api_app, book):
     shopper = register(web)
     paid, shipped, delivered = insert_orders(dbsession, user_id(dbsession, shopper), [book] * 3)
