@@ -141,6 +141,23 @@ def test_delete_archives_a_book_that_was_sold(staff, anon, customer, dbsession):
 
 
 @pytest.mark.readonly
+def test_listing_a_book_its_isbn_genres_and_authors_read_on_the_shops_own_books(anon, request):
+    """What a shopper reads first, on whatever the catalogue holds (a deployed shop's own books)."""
+    if not live.TARGET.live:
+        make_book(request.getfixturevalue("dbsession"), title="Shelf Reader", authors=("Ann Author",))
+    listing = anon.get("/books", per_page="5").json
+    assert listing["items"] and listing["page"] == 1 and listing["per_page"] == 5
+    first = listing["items"][0]
+    book = anon.get(f"/books/{first['id']}").json
+    assert book["id"] == first["id"] and book["title"] == first["title"]
+    assert anon.get(f"/books/isbn/{book['isbn']}").json["id"] == book["id"]
+    assert book["id"] in [b["id"] for b in anon.get("/books", q=book["title"], per_page="100").json["items"]]
+    author = anon.get(f"/authors/{book['authors'][0]['id']}").json
+    assert author["name"] == book["authors"][0]["name"] and author["book_count"] >= 1
+    assert isinstance(anon.get("/genres").json["items"], list)
+
+
+@pytest.mark.readonly
 def test_unknown_and_malformed_ids(anon):
     anon.get("/books/999999999", status=404)
     assert anon.get("/books/abc", status=400).json["error"]["code"] == "invalid_input"
