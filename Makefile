@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run mail stack stack-stop test test-unit test-functional fuzz lint format migrate seed bench clean requirements
+.PHONY: help bootstrap run mail stack stack-stop test test-unit test-functional qa fuzz lint format migrate seed bench clean requirements
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -37,6 +37,22 @@ test-unit: bootstrap ## Unit tests only
 
 test-functional: bootstrap ## Functional tests (BOOKSTORE_TEST_URL=http://host:port: a suite against a deployed shop, BOOKSTORE_TEST_SUITE=api|web)
 	@$(PY) -m pytest $(if $(BOOKSTORE_TEST_URL),tests/functional/$(or $(BOOKSTORE_TEST_SUITE),api),tests/functional) $(PYTEST_ARGS)
+
+# `make qa`: both functional suites against a deployed shop, with a JUnit report. URL is the
+# API's (or a load balancer's that serves both apps), WEB_URL the storefront's when it is
+# elsewhere; READONLY=1 runs only what reads. Staff scenarios need BOOKSTORE_TEST_STAFF_EMAIL
+# and BOOKSTORE_TEST_STAFF_PASSWORD (see tests/README.md).
+URL ?= $(BOOKSTORE_TEST_URL)
+WEB_URL ?= $(BOOKSTORE_TEST_WEB_URL)
+READONLY ?=
+QA_REPORT ?= var/qa/junit.xml
+qa: bootstrap ## Functional suites against a deployed shop: make qa URL=https://… [WEB_URL=…] [READONLY=1] (JUnit in var/qa/junit.xml)
+	@test -n "$(URL)" || { echo "usage: make qa URL=https://shop.example.com [WEB_URL=…] [READONLY=1]" >&2; exit 2; }
+	@mkdir -p "$(dir $(QA_REPORT))"
+	@BOOKSTORE_TEST_URL="$(URL)" BOOKSTORE_TEST_WEB_URL="$(WEB_URL)" \
+	  BOOKSTORE_TEST_READONLY="$(if $(filter 1 yes true,$(READONLY)),1,$(BOOKSTORE_TEST_READONLY))" \
+	  $(PY) -m pytest tests/functional/api tests/functional/web -p no:randomly \
+	  --junitxml="$(QA_REPORT)" -o junit_suite_name=bookstore-qa $(PYTEST_ARGS)
 
 fuzz: bootstrap ## Schemathesis over the whole spec, as staff and anonymously (also part of make test)
 	@$(PY) -m pytest -s tests/functional/api/test_spec_conformance.py $(PYTEST_ARGS)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bookstore_dev.servers import EmbeddedPostgres, EmbeddedRedis, scratch_dir
+from tests.helpers import live
 from tests.helpers.services import (
     Services,
     app_settings_for,
@@ -28,8 +29,68 @@ from tests.helpers.services import (
 )
 
 
+def pytest_addoption(parser):
+    group = parser.getgroup("bookstore", "running the functional suites against a deployed shop")
+    group.addoption(
+        "--readonly",
+        "--smoke",
+        action="store_true",
+        dest="bookstore_readonly",
+        help="read-only mode (as BOOKSTORE_TEST_READONLY=1): only tests marked readonly, no request but GET/HEAD",
+    )
+    group.addoption(
+        "--allow-production",
+        action="store_true",
+        dest="bookstore_allow_production",
+        help=f"with BOOKSTORE_TEST_ALLOW_PRODUCTION={live.ALLOW_PRODUCTION_WORD}: let the writing suites run "
+        "against a shop that says it is production",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("bookstore_readonly", False):
+        live.configure(readonly=True)
+
+
+def pytest_sessionstart(session):
+    refusal = live.production_refusal(live.TARGET, session.config.getoption("bookstore_allow_production", False))
+    if refusal:
+        pytest.exit(refusal, returncode=4)
+
+
+def pytest_report_header(config):
+    target = live.TARGET
+    if not target.live:
+        return None
+    mode = "read-only" if target.readonly else "full (creates its data through the API, removes it after)"
+    return [
+        f"bookstore: API {target.api_url}, storefront {target.web_url}; {mode}; "
+        f"staff account {'set' if target.has_staff else 'not set (staff scenarios skip)'}"
+    ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against a deployed shop: scenarios that need the database are skipped; in read-only mode
+    everything not marked ``readonly`` is deselected."""
+    if not live.TARGET.live:
+        return
+    skip = pytest.mark.skip(reason="needs direct database access; not run against a live URL")
+    for item in items:
+        if "needs_db" in item.keywords:
+            item.add_marker(skip)
+    if live.TARGET.readonly:
+        keep = [item for item in items if "readonly" in item.keywords and "needs_db" not in item.keywords]
+        kept = {id(item) for item in keep}
+        dropped = [item for item in items if id(item) not in kept]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
+    if live.TARGET.live:
+        pytest.skip("needs the in-process apps and their database; not run against a live URL")
     work = scratch_dir("bookstore-test-")
     pg = rd = None
     server_url = os.environ.get("BOOKSTORE_TEST_DATABASE_URL")

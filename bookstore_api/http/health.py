@@ -11,8 +11,9 @@ from .renderers import json_response
 
 @view_config(route_name="healthz", request_method=("GET", "HEAD"))
 def healthz(request: Request):
-    """200 while the process serves; touches no dependency."""
-    return json_response({"status": "ok"})
+    """200 while the process serves; touches no dependency. Names the deployment
+    (``BOOKSTORE_ENV``), so a test run can tell production from staging before it writes."""
+    return json_response({"status": "ok", "environment": request.registry.settings.get("bookstore.env", "development")})
 
 
 @view_config(route_name="readyz", request_method=("GET", "HEAD"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -17,8 +19,10 @@ def _json(body: str, status: int = 200) -> Response:
 
 @view_config(route_name="healthz", request_method=("GET", "HEAD"))
 def healthz(request: Request) -> Response:
-    """200 while the process serves; touches no dependency."""
-    return _json('{"status":"ok"}')
+    """200 while the process serves; touches no dependency. Names the deployment
+    (``BOOKSTORE_ENV``), so a test run can tell production from staging before it writes."""
+    environment = request.registry.settings.get("bookstore.env", "development")
+    return _json(json.dumps({"status": "ok", "environment": environment}, separators=(",", ":")))
 
 
 @view_config(route_name="readyz", request_method=("GET", "HEAD"))

@@ -1,9 +1,19 @@
-"""Functional fixtures: the API app in-process (or a live URL), a rolled-back
-database transaction per test, and small factories."""
+"""Functional fixtures: the API app in-process (or a deployed shop), a rolled-back database
+transaction per test, and small factories.
+
+Against a deployed shop (``BOOKSTORE_TEST_URL``, see :mod:`tests.helpers.live`) the same
+fixtures keep their names and meaning: ``testapp`` speaks HTTP to the shop, ``customer``
+signs up through ``POST /users``, ``staff`` logs in with ``BOOKSTORE_TEST_STAFF_EMAIL`` /
+``_PASSWORD``, and ``dbsession`` is an :class:`~tests.helpers.factories.ApiSession` with
+which the factories (``make_book``, ``make_user``, …) make their data through the API.
+Whatever a scenario made there is removed when it ends (``live_cleanup``). Fixtures that
+only exist in-process (``api_app``'s registry, ``db_connection``, ``redis_clean``) skip a
+test that uses them there; mark such tests ``needs_db``.
+"""
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -12,30 +22,43 @@ import webtest
 from sqlalchemy.orm import Session
 
 from bookstore_api.infra.db import make_session_factory
+from tests.helpers import live
 from tests.helpers.clients import Client, register_and_login, unique_email
 
-LIVE_URL = os.environ.get("BOOKSTORE_TEST_URL")
+#: the API under test when it is a deployed one (None: in-process)
+LIVE_URL = live.TARGET.api_url
 
 
-def pytest_collection_modifyitems(config, items):
-    if not LIVE_URL:
-        return
-    skip = pytest.mark.skip(reason="needs direct database access; not run against a live URL")
-    for item in items:
-        if "needs_db" in item.keywords:
-            item.add_marker(skip)
+class InProcessOnly:
+    """Stands in for an in-process object (the API app, its registry) against a deployed shop:
+    passing it along is fine; using it skips the test, which belongs under ``needs_db``."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        pytest.skip(f"needs the in-process app ({self._name}.{attribute}); mark the test needs_db")
+
+    def __getitem__(self, key):
+        pytest.skip(f"needs the in-process app ({self._name}[{key!r}]); mark the test needs_db")
 
 
 @pytest.fixture(scope="session")
-def api_app(app_settings):
+def api_app(request):
+    if LIVE_URL:
+        return InProcessOnly("api_app")
     from bookstore_api import main
 
-    return main({}, **app_settings)
+    return main({}, **request.getfixturevalue("app_settings"))
 
 
 @pytest.fixture
 def db_connection(api_app) -> Iterator:
     """One connection in an outer transaction; app sessions use savepoints inside it."""
+    if LIVE_URL:
+        pytest.skip("needs direct database access; not run against a live URL")
     engine = api_app.registry["dbengine"]
     connection = engine.connect()
     outer = connection.begin()
@@ -50,10 +73,55 @@ def db_connection(api_app) -> Iterator:
         connection.close()
 
 
+@pytest.fixture(scope="session")
+def live_api() -> webtest.TestApp:
+    """The deployed API over HTTP (one connection per request; read-only mode guards every request)."""
+    return webtest.TestApp(live.http_app(LIVE_URL), extra_environ=live.TARGET.browser_environ(LIVE_URL))
+
+
+@pytest.fixture(scope="session")
+def live_staff_token(live_api) -> Iterator[str]:
+    """One log-in for the whole run with the staff account QA was given; signed out at the end."""
+    target = live.TARGET
+    if not target.has_staff:
+        pytest.skip("set BOOKSTORE_TEST_STAFF_EMAIL/PASSWORD to run staff scenarios against a live URL")
+    body = {"email": target.staff_email, "password": target.staff_password}
+    token = Client(live_api).post("/auth/tokens", body).json["token"]
+    yield token
+    if not target.readonly:
+        Client(live_api, token).delete("/auth/tokens/current", status="*")
+
+
+@pytest.fixture(autouse=True)
+def live_cleanup(request) -> Iterator[live.Cleanup | None]:
+    """Against a deployed shop: collects what the scenario creates and removes it afterwards."""
+    if not LIVE_URL or live.TARGET.readonly:
+        yield None
+        return
+    app = request.getfixturevalue("live_api")
+    token = request.getfixturevalue("live_staff_token") if live.TARGET.has_staff else None
+    cleanup = live.Cleanup(staff=(lambda: Client(app, token)) if token else None)
+    live.CURRENT = cleanup
+    try:
+        yield cleanup
+    finally:
+        live.CURRENT = None
+        problems = cleanup.run(app)
+        if problems:
+            warnings.warn("clean-up on the shop: " + "; ".join(problems), stacklevel=1)
+
+
 @pytest.fixture
-def dbsession(api_app, db_connection) -> Iterator[Session]:
-    """A session for arranging and inspecting data; flushed writes are visible to requests."""
-    session = Session(bind=db_connection, join_transaction_mode="create_savepoint")
+def dbsession(request) -> Iterator[Session]:
+    """A session for arranging and inspecting data; flushed writes are visible to requests.
+    Against a deployed shop: an ApiSession, with which the factories arrange data through the API."""
+    if LIVE_URL:
+        from tests.helpers.factories import ApiSession
+
+        yield ApiSession(request.getfixturevalue("live_api"), lambda: request.getfixturevalue("staff"))
+        return
+    request.getfixturevalue("api_app")
+    session = Session(bind=request.getfixturevalue("db_connection"), join_transaction_mode="create_savepoint")
     yield session
     session.close()
 
@@ -70,7 +138,7 @@ def redis_clean(api_app, services):
 @pytest.fixture
 def testapp(request) -> webtest.TestApp:
     if LIVE_URL:
-        return webtest.TestApp(LIVE_URL)
+        return request.getfixturevalue("live_api")
     request.getfixturevalue("db_connection")
     request.getfixturevalue("redis_clean")
     app = request.getfixturevalue("api_app")
@@ -105,11 +173,7 @@ def verify_email(request):
 def staff(testapp, request) -> Client:
     """A staff client: made in the database in-process, or from env credentials against a live URL."""
     if LIVE_URL:
-        email, password = os.environ.get("BOOKSTORE_TEST_STAFF_EMAIL"), os.environ.get("BOOKSTORE_TEST_STAFF_PASSWORD")
-        if not email or not password:
-            pytest.skip("set BOOKSTORE_TEST_STAFF_EMAIL/PASSWORD to run staff tests against a live URL")
-        token = Client(testapp).post("/auth/tokens", {"email": email, "password": password}).json["token"]
-        return Client(testapp, token)
+        return Client(testapp, request.getfixturevalue("live_staff_token"))
     from tests.helpers.factories import make_user
 
     dbsession = request.getfixturevalue("dbsession")

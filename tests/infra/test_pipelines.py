@@ -68,10 +68,13 @@ def test_a_check_diff_plan_is_shown_before_any_approval():
 def test_functional_suites_run_against_staging_before_production():
     jobs = workflow("reusable-deploy.yml")["jobs"]
     qa = jobs["qa"]
-    assert qa["needs"] == "deploy" and qa["if"] == "inputs.environment == 'staging'"
+    assert qa["needs"] == "deploy" and "if" not in qa, "after every deploy"
     text = runs(qa)
-    assert 'make test-functional BOOKSTORE_TEST_URL="$SHOP_URL"\n' in text + "\n", "the API suite"
-    assert "BOOKSTORE_TEST_SUITE=web" in text, "the storefront suite"
+    assert 'make qa URL="$SHOP_URL" WEB_URL="$SHOP_WEB_URL" READONLY="$QA_READONLY"' in text, "both suites, one command"
+    # production gets the read-only mode, staging everything; the suite also refuses to write
+    # to a shop that says it is production
+    assert qa["env"]["QA_READONLY"] == "${{ inputs.environment == 'production' && '1' || '' }}"
+    assert qa["env"]["BOOKSTORE_TEST_ENVIRONMENT"] == "${{ inputs.environment }}"
     for app in ("api.yml", "web.yml"):
         app_jobs = workflow(app)["jobs"]
         # production waits for the whole staging workflow, QA included.

@@ -18,7 +18,8 @@ from tests.helpers.clients import Client, register_and_login, unique_email
 from tests.helpers.commerce import ADDRESS, DECLINED_CARD, FUTURE_EXPIRY, checkout_body, new_key
 from tests.helpers.factories import make_book
 
-pytestmark = pytest.mark.needs_db  # settings and Redis of the in-process API
+#: the in-process API believes X-Forwarded-For from its test peer (a trusted proxy), so these stand for two
+#: shoppers' addresses; a deployed shop sees the QA machine's one address behind them
 
 PASSWORD = "a long enough password"
 ATTACKER = {"X-Forwarded-For": "203.0.113.66"}
@@ -26,6 +27,7 @@ OWNER_ELSEWHERE = {"X-Forwarded-For": "198.51.100.23"}
 INSUFFICIENT_FUNDS_CARD = {"card_number": "4000000000009995", "expiry": FUTURE_EXPIRY, "cvc": "123"}
 
 
+@pytest.mark.needs_db  # two shoppers' addresses
 def test_wrong_passwords_from_one_address_never_lock_the_owner_out_elsewhere(anon):
     email = unique_email("owner")
     anon.post("/users", {"email": email, "password": PASSWORD, "name": "Owner"})
@@ -38,6 +40,7 @@ def test_wrong_passwords_from_one_address_never_lock_the_owner_out_elsewhere(ano
     anon.post("/auth/tokens", {"email": email, "password": PASSWORD}, status=201, headers=OWNER_ELSEWHERE)
 
 
+@pytest.mark.needs_db  # reads the waits in Redis
 def test_the_wait_doubles_with_each_failure_after_the_free_ones(anon, api_app):
     store = api_app.registry["redis"]
     email = unique_email("owner")
@@ -52,6 +55,7 @@ def test_the_wait_doubles_with_each_failure_after_the_free_ones(anon, api_app):
     assert [round(wait / 30) for wait in waits[4:]] == [1, 2, 4, 8]  # 30 s, 1 min, 2 min, 4 min
 
 
+@pytest.mark.needs_db  # changes the app's settings
 def test_sign_ups_are_limited_per_address(anon, api_app, monkeypatch):
     monkeypatch.setitem(api_app.registry.settings, "bookstore.signup_max_per_address", 3)
     for _ in range(3):
@@ -73,6 +77,7 @@ def _password_service(api_app) -> PasswordService:
         env["closer"]()
 
 
+@pytest.mark.needs_db  # fills the app's hashing queue
 def test_a_full_hashing_queue_answers_503_with_retry_after_instead_of_waiting(anon, api_app, monkeypatch):
     passwords = _password_service(api_app)
     monkeypatch.setattr(passwords, "queue_wait", 0.05)
@@ -111,6 +116,7 @@ def book(dbsession):
     return make_book(dbsession, title="Oracle Bait", price="12.00", stock=20)
 
 
+@pytest.mark.needs_db  # reads the app's log
 def test_declines_look_alike_and_the_reason_goes_to_the_log(testapp, book, caplog):
     client, _ = register_and_login(testapp)
     caplog.set_level(logging.INFO, logger="bookstore_api.orders.services")
@@ -125,6 +131,7 @@ def test_declines_look_alike_and_the_reason_goes_to_the_log(testapp, book, caplo
     assert all(record.card_last4 in ("0002", "9995") for record in logged)
 
 
+@pytest.mark.needs_db  # changes the app's settings
 def test_declined_cards_are_limited_per_user_and_per_address(testapp, book, api_app, monkeypatch):
     monkeypatch.setitem(api_app.registry.settings, "bookstore.checkout_max_declines_per_user", 2)
     monkeypatch.setitem(api_app.registry.settings, "bookstore.checkout_max_declines_per_address", 3)

@@ -11,8 +11,6 @@ from bookstore_api.carts.models import Cart
 from tests.helpers.clients import Client, register_and_login
 from tests.helpers.factories import make_book
 
-pytestmark = pytest.mark.needs_db
-
 
 @pytest.fixture
 def books(dbsession):
@@ -89,6 +87,7 @@ def test_merge_rules(testapp, books):
     user.post(f"/carts/{guest['id']}/merge", {"from_cart_id": mine["id"]}, status=404)  # target must be owned
 
 
+@pytest.mark.needs_db  # ages the cart in the database
 def test_idle_carts_expire_after_30_days(anon, books, dbsession):
     cart = anon.post("/carts").json
     anon.put(f"/carts/{cart['id']}/items/{books[0].id}", {"quantity": 1})

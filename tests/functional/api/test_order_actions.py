@@ -8,8 +8,6 @@ import pytest
 from tests.helpers.commerce import checkout_body, new_key
 from tests.helpers.factories import make_book
 
-pytestmark = pytest.mark.needs_db
-
 
 @pytest.fixture
 def novel(dbsession):
@@ -92,6 +90,20 @@ def test_a_cancelled_purchase_does_not_make_a_reviewer(customer, novel):
     assert customer.get(f"/books/{novel.id}").json["can_review"] is False
 
 
+def test_can_review_is_per_caller_and_private(anon, customer, staff, novel):
+    place(customer, novel)
+    anon.get(f"/books/{novel.id}")  # builds the shared entry
+    mine = customer.get(f"/books/{novel.id}")
+    assert mine.json["can_review"] is True
+    assert "private" in mine.headers["Cache-Control"]
+    shared = anon.get(f"/books/{novel.id}")
+    assert "can_review" not in shared.json
+    assert "public" in shared.headers["Cache-Control"]
+    assert shared.headers["ETag"] != mine.headers["ETag"]
+    assert "can_review" not in staff.get(f"/books/{novel.id}").json
+
+
+@pytest.mark.needs_db  # looks into the shared cache in Redis
 def test_can_review_is_per_caller_and_never_in_the_shared_cache(testapp, anon, customer, staff, novel, redis_clean):
     place(customer, novel)
     anon.get(f"/books/{novel.id}")  # builds the shared entry

@@ -1,6 +1,13 @@
 """Storefront fixtures: the web app in-process, talking to the real API app through
 ``httpx.WSGITransport`` (same process, same rolled-back database transaction), with
-sessions in the harness's Redis, plus helpers that act like a shopper."""
+sessions in the harness's Redis, plus helpers that act like a shopper.
+
+Against a deployed storefront (``BOOKSTORE_TEST_WEB_URL``, or ``BOOKSTORE_TEST_URL`` when
+one load balancer serves both apps) ``web`` and ``other_browser`` are browsers on it over
+HTTP: their cookies follow its host and scheme, and ``BROWSER`` carries its origin. The data
+comes from the API as for the API suite (``dbsession`` and the factories), staff pages use
+``BOOKSTORE_TEST_STAFF_EMAIL``/``_PASSWORD``, and the accounts a scenario signs up have their
+orders cancelled afterwards (:mod:`tests.helpers.live`)."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import httpx
 import pytest
 import webtest
 
+from tests.helpers import live
 from tests.helpers.clients import unique_email
 from tests.helpers.commerce import FUTURE_EXPIRY
 from tests.helpers.factories import make_book, make_user
@@ -19,16 +27,18 @@ from tests.helpers.services import covers_dir_for
 PASSWORD = "a long enough password"
 APPROVED_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
+#: the deployed storefront under test (None: in-process)
+LIVE_WEB_URL = live.TARGET.web_url if live.TARGET.live else None
 #: what a browser on the shop's pages sends: the shop's host, and its origin with each POST
-BROWSER = {"HTTP_HOST": "shop.test", "HTTP_ORIGIN": "http://shop.test"}
+#: (a deployed shop's own host, scheme and origin)
+BROWSER = (
+    live.TARGET.browser_environ() if LIVE_WEB_URL else {"HTTP_HOST": "shop.test", "HTTP_ORIGIN": "http://shop.test"}
+)
 
 
-def pytest_collection_modifyitems(config, items):
-    # every storefront test drives the in-process API on the test database, except the
-    # shopper scenarios that can also drive a deployed storefront (test_live_storefront.py)
-    for item in items:
-        if "/functional/web/" in str(item.fspath) and "live_storefront" not in item.keywords:
-            item.add_marker(pytest.mark.needs_db)
+def browser() -> webtest.TestApp:
+    """A new browser (its own cookies) on the deployed storefront."""
+    return webtest.TestApp(live.http_app(LIVE_WEB_URL), extra_environ=dict(BROWSER))
 
 
 @pytest.fixture(scope="session")
@@ -47,24 +57,53 @@ def web_settings(services) -> dict:
 
 
 @pytest.fixture(scope="session")
-def web_app(api_app, web_settings):
+def web_app(request):
+    if LIVE_WEB_URL:
+        from tests.functional.conftest import InProcessOnly
+
+        return InProcessOnly("web_app")
     from bookstore_web import main
+
+    api_app, web_settings = request.getfixturevalue("api_app"), request.getfixturevalue("web_settings")
 
     transport = httpx.WSGITransport(app=api_app, remote_addr="127.0.0.30")
     return main({}, **web_settings, **{"web.api_transport": transport})
 
 
 @pytest.fixture
-def web(db_connection, redis_clean, web_app) -> Iterator[webtest.TestApp]:
+def web(request) -> Iterator[webtest.TestApp]:
     """A shopper's browser: cookies kept between requests, JavaScript off (and, as every browser
     does with a form's POST, the page's origin sent along)."""
+    if LIVE_WEB_URL:
+        yield browser()
+        return
+    request.getfixturevalue("db_connection")
+    request.getfixturevalue("redis_clean")
+    web_app = request.getfixturevalue("web_app")
     yield webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.20", **BROWSER})
 
 
 @pytest.fixture
-def other_browser(web_app) -> webtest.TestApp:
+def other_browser(request) -> webtest.TestApp:
     """A second shopper with their own cookies (same rolled-back transaction as ``web``)."""
-    return webtest.TestApp(web_app, extra_environ={"REMOTE_ADDR": "127.0.0.21", **BROWSER})
+    if LIVE_WEB_URL:
+        return browser()
+    return webtest.TestApp(request.getfixturevalue("web_app"), extra_environ={"REMOTE_ADDR": "127.0.0.21", **BROWSER})
+
+
+#: asserts over everything the catalogue lists: the test's own books only in-process
+WHOLE_CATALOGUE = pytest.mark.needs_db
+
+
+def card_titles(page: webtest.TestResponse) -> list[str]:
+    """Titles of the book cards on a page that belong to this test's books (a deployed shop lists its own too)."""
+    mine = live.made_books()
+    titles = []
+    for card in page.html.select(".book-card-title a"):
+        book_id = int(card["href"].rstrip("/").rsplit("/", 1)[-1])
+        if mine is None or book_id in mine:
+            titles.append(card.text.strip())
+    return titles
 
 
 def htmx(**extra: str) -> dict[str, str]:
@@ -83,6 +122,7 @@ def register(web: webtest.TestApp, name: str = "Ada Reader", email: str | None =
     form = web.get("/register").forms["register-form"]
     form["name"], form["email"], form["password"] = name, email, PASSWORD
     form.submit().maybe_follow()
+    live.record("account", email, PASSWORD)  # on a deployed shop: its orders are cancelled afterwards
     return email
 
 
@@ -94,6 +134,12 @@ def log_in(web: webtest.TestApp, email: str, password: str = PASSWORD, next_url:
 
 
 def staff_member(dbsession, api_app, web: webtest.TestApp) -> str:
+    """Signs ``web`` in as staff: a new staff account in-process, the one QA was given on a deployed shop."""
+    if LIVE_WEB_URL:
+        if not live.TARGET.has_staff:
+            pytest.skip("set BOOKSTORE_TEST_STAFF_EMAIL/PASSWORD to run staff pages against a live URL")
+        log_in(web, live.TARGET.staff_email, live.TARGET.staff_password).maybe_follow()
+        return live.TARGET.staff_email
     email = unique_email("staff")
     make_user(dbsession, api_app, email=email, password=PASSWORD, role="staff", name="Sam Staff")
     log_in(web, email).maybe_follow()

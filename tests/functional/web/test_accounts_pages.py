@@ -63,7 +63,7 @@ def test_login_rotates_the_session_and_redirects_to_next(web, other_browser, boo
 
     assert response.status_int == 303 and response.location.endswith("/orders")
     assert session_id(web) != before
-    cookie = next(h for n, h in response.headerlist if n == "Set-Cookie" and h.startswith(SESSION_COOKIE))
+    cookie = next(h for n, h in response.headerlist if n.lower() == "set-cookie" and h.startswith(SESSION_COOKIE))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "secure" not in cookie.lower()
 
 

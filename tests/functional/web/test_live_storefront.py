@@ -1,25 +1,20 @@
-"""The storefront as a shopper meets it: in-process here, or a deployed shop over HTTP.
+"""The storefront as a shopper meets it, on the shop's own catalogue: in-process here (with a
+book on sale), or a deployed storefront over HTTP (``make qa URL=…``).
 
-With ``BOOKSTORE_TEST_URL`` (``make test-functional BOOKSTORE_TEST_URL=https://… BOOKSTORE_TEST_SUITE=web``)
-these scenarios drive the deployed storefront through WebTest's HTTP proxy and
-are the only storefront tests that run; they read the catalogue and use an
-anonymous cart only, so they are safe against production (an anonymous cart
-expires by itself). Without it they run against the in-process apps like the
-rest of the suite.
+They make no data of their own; those marked ``readonly`` only read, and are the
+storefront's part of the read-only mode (``make qa URL=… READONLY=1``).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 import webtest
 
 from tests.helpers.factories import make_book
 
-from ..conftest import LIVE_URL
-from .conftest import BROWSER, csrf_token
+from .conftest import BROWSER, LIVE_WEB_URL, browser, csrf_token
 
 pytestmark = pytest.mark.live_storefront
 
@@ -27,11 +22,8 @@ pytestmark = pytest.mark.live_storefront
 @pytest.fixture
 def shop(request) -> webtest.TestApp:
     """A shopper's browser on the deployed storefront, or on the in-process one with a book on sale."""
-    if LIVE_URL:
-        url = urlsplit(LIVE_URL)
-        # the shop's own host and origin, as a browser on its pages sends them (cookies follow the host)
-        browser = {"HTTP_HOST": url.netloc, "HTTP_ORIGIN": f"{url.scheme}://{url.netloc}"}
-        return webtest.TestApp(LIVE_URL.rstrip("/"), extra_environ=browser)
+    if LIVE_WEB_URL:
+        return browser()
     dbsession = request.getfixturevalue("dbsession")
     make_book(dbsession, title="The Quiet Lighthouse", authors=("Mara Quill",), price="14.50", stock=7)
     app = request.getfixturevalue("web")
@@ -45,6 +37,7 @@ def _first_book_path(page: webtest.TestResponse) -> str:
     return match.group(1)
 
 
+@pytest.mark.readonly
 def test_home_and_catalogue_answer_with_the_security_headers(shop):
     for path in ("/", "/books"):
         page = shop.get(path)
@@ -55,6 +48,7 @@ def test_home_and_catalogue_answer_with_the_security_headers(shop):
         assert "Set-Cookie" not in page.headers  # browsing keeps no session
 
 
+@pytest.mark.readonly
 def test_search_and_a_book_page(shop):
     results = shop.get("/books", params={"q": "the"})
     assert results.status_int == 200
@@ -63,6 +57,7 @@ def test_search_and_a_book_page(shop):
     assert re.search(r"[$€£][0-9][0-9,]*\.[0-9]{2}|[0-9]+\.[0-9]{2} [A-Z]{3}", book.text), "no price on the book page"
 
 
+@pytest.mark.readonly
 def test_an_unknown_page_is_a_friendly_404(shop):
     page = shop.get("/books/999999999999", status=404)
     assert page.content_type == "text/html" and "Traceback" not in page.text

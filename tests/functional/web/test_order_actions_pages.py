@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+import pytest
+from sqlalchemy import insert, select
 
 from bookstore_api.accounts.models import User
 from bookstore_api.orders.models import Order, OrderLine
+from tests.helpers.clients import Client
+from tests.helpers.commerce import checkout_body, new_key
 from tests.helpers.factories import make_book
 
 from .account_helpers import confirm_address
-from .conftest import add_to_cart, checkout, register, staff_member
+from .conftest import PASSWORD, add_to_cart, checkout, register, staff_member
 
 
 def insert_orders(dbsession, user_id: int, books: list, status: str = "paid") -> list[int]:
@@ -52,6 +55,15 @@ def insert_orders(dbsession, user_id: int, books: list, status: str = "paid") ->
     return ids
 
 
+def place_orders(testapp, email: str, books: list) -> tuple[Client, list[int]]:
+    """Orders of the shopper ``email`` (signed up on the storefront) placed through the API, one per book."""
+    token = Client(testapp).post("/auth/tokens", {"email": email, "password": PASSWORD}).json["token"]
+    shopper = Client(testapp, token)
+    return shopper, [
+        shopper.post("/orders", checkout_body([(book.id, 1)]), headers=new_key()).json["id"] for book in books
+    ]
+
+
 def user_id(dbsession, email: str) -> int:
     return dbsession.scalar(select(User.id).where(User.email == email.lower()))
 
@@ -64,6 +76,7 @@ def test_the_review_form_follows_can_review(web, book, dbsession):
     assert web.get(f"/books/{book.id}").html.find(id="review-form") is not None
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(web, dbsession, book):
     email = register(web)
     confirm_address(web, dbsession, email)
@@ -76,11 +89,11 @@ def test_a_shopper_with_more_than_100_orders_may_review_a_book_from_the_first(we
     assert page.html.find(id="review-form") is not None
 
 
-def test_the_review_form_is_gone_for_a_shopper_who_did_not_buy(web, dbsession, book):
+def test_the_review_form_is_gone_for_a_shopper_who_did_not_buy(web, testapp, dbsession, book):
     email = register(web)
     confirm_address(web, dbsession, email)
     other = make_book(dbsession, title="Another Story", stock=500)
-    insert_orders(dbsession, user_id(dbsession, email), [other] * 3)
+    place_orders(testapp, email, [other] * 3)
     assert web.get(f"/books/{book.id}").html.find(id="review-form") is None
     assert web.get(f"/books/{other.id}").html.find(id="review-form") is not None
 
@@ -89,30 +102,32 @@ def cancel_forms(page) -> list:
     return [form for form in page.forms.values() if form.action.endswith("/cancel")]
 
 
-def test_the_cancel_button_follows_the_orders_actions(web, dbsession, book):
+def test_the_cancel_button_follows_the_orders_actions(web, testapp, staff, book):
     email = register(web)
-    paid, shipped, delivered, cancelled = insert_orders(dbsession, user_id(dbsession, email), [book] * 4)
-    for order_id, status in ((shipped, "shipped"), (delivered, "delivered"), (cancelled, "cancelled")):
-        dbsession.execute(update(Order).where(Order.id == order_id).values(status=status))
-    dbsession.flush()
+    shopper, (paid, shipped, delivered, cancelled) = place_orders(testapp, email, [book] * 4)
+    staff.post(f"/orders/{shipped}/ship", status=200)
+    staff.post(f"/orders/{delivered}/ship", status=200)
+    staff.post(f"/orders/{delivered}/deliver", status=200)
+    shopper.post(f"/orders/{cancelled}/cancel", status=200)
 
     assert len(cancel_forms(web.get(f"/orders/{paid}"))) == 1
     for order_id in (shipped, delivered, cancelled):
         assert cancel_forms(web.get(f"/orders/{order_id}")) == []
 
 
+@pytest.mark.needs_db  # orders written straight to the database
 def test_an_old_order_of_a_busy_shopper_can_still_be_cancelled(web, dbsession, book):
     email = register(web)
     first, *_ = insert_orders(dbsession, user_id(dbsession, email), [book] * 105)
     assert len(cancel_forms(web.get(f"/orders/{first}"))) == 1
 
 
-def test_staff_buttons_follow_the_orders_actions(web, dbsession, api_app, book):
+def test_staff_buttons_follow_the_orders_actions(web, testapp, staff, dbsession, api_app, book):
     shopper = register(web)
-    paid, shipped, delivered = insert_orders(dbsession, user_id(dbsession, shopper), [book] * 3)
-    dbsession.execute(update(Order).where(Order.id == shipped).values(status="shipped"))
-    dbsession.execute(update(Order).where(Order.id == delivered).values(status="delivered"))
-    dbsession.flush()
+    _, (paid, shipped, delivered) = place_orders(testapp, shopper, [book] * 3)
+    staff.post(f"/orders/{shipped}/ship", status=200)
+    staff.post(f"/orders/{delivered}/ship", status=200)
+    staff.post(f"/orders/{delivered}/deliver", status=200)
     web.reset()
     staff_member(dbsession, api_app, web)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 from bookstore_web.pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT
+from tests.helpers import live
 from tests.helpers.factories import make_book
 
 from .account_helpers import confirm_address
@@ -13,7 +14,11 @@ from .conftest import add_to_cart, checkout, csrf_token, register
 SLOTS = (str(CSRF_SLOT), str(REVIEW_SLOT), str(CART_COUNT_SLOT))
 
 
-def cached_pages(services, book_id: int) -> list[bytes]:
+def cached_pages(request, book_id: int) -> list[bytes] | None:
+    """The book's cached pages in Redis (None on a deployed shop, whose Redis the test cannot see)."""
+    if live.TARGET.live:
+        return None
+    services = request.getfixturevalue("services")
     client = redis.Redis.from_url(services.redis_url)
     try:
         return list(client.scan_iter(match=f"{services.redis_prefix}web:book:*:{book_id}:*", count=1000))
@@ -25,10 +30,11 @@ def stock_text(page) -> str:
     return page.html.select_one(".buy-box .stock").text.strip()
 
 
-def test_a_sale_and_a_review_show_on_the_cached_page_at_once(web, other_browser, services, dbsession):
+def test_a_sale_and_a_review_show_on_the_cached_page_at_once(web, other_browser, request, dbsession):
     scarce = make_book(dbsession, title="Three Copies Left", stock=3)
     assert stock_text(other_browser.get(f"/books/{scarce.id}")) == "Only 3 left"
-    assert len(cached_pages(services, scarce.id)) == 1  # the page is served from the cache from now on
+    pages = cached_pages(request, scarce.id)
+    assert pages is None or len(pages) == 1  # the page is served from the cache from now on
     assert stock_text(other_browser.get(f"/books/{scarce.id}")) == "Only 3 left"
 
     confirm_address(web, dbsession, register(web, name="Quick Buyer"))  # reviews need a confirmed address
@@ -36,7 +42,8 @@ def test_a_sale_and_a_review_show_on_the_cached_page_at_once(web, other_browser,
     checkout(web).submit(status=303)
 
     assert stock_text(other_browser.get(f"/books/{scarce.id}")) == "Only 2 left"
-    assert len(cached_pages(services, scarce.id)) == 2  # a new version, rendered once
+    pages = cached_pages(request, scarce.id)
+    assert pages is None or len(pages) == 2  # a new version, rendered once
 
     form = web.get(f"/books/{scarce.id}").forms["review-form"]
     form["rating"], form["body"] = "5", "Worth every page."

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.helpers import live
 from tests.helpers.factories import make_book, next_isbn
 
-from .conftest import add_to_cart, checkout, csrf_token, register, staff_member
+from .conftest import WHOLE_CATALOGUE, add_to_cart, checkout, csrf_token, register, staff_member
 
 STAFF_PAGES = ("/staff", "/staff/books", "/staff/books/new", "/staff/low-stock", "/staff/orders")
 
@@ -53,6 +54,7 @@ def test_staff_adds_a_book_then_restocks_it(web, dbsession, api_app):
     assert "+12" in ledger[0].text and "Restock: Delivery 42" in ledger[0].text and "12" in ledger[0].text
 
     book_url = restocked.html.find("a", string="View in shop")["href"]
+    live.record("book", book_url.rstrip("/").rsplit("/", 1)[-1])  # a deployed shop's copy is removed afterwards
     shop_page = web.get(book_url)
     assert "Nell Marsh" in shop_page.text and "Theo Gull" in shop_page.text
 
@@ -97,7 +99,7 @@ def test_staff_edits_and_archives_a_book(web, dbsession, api_app, book):
     done = archive.submit(status=303).follow()
     assert "is no longer for sale" in done.text
     register_browser_sees = web.get("/books", {"q": "Quiet Lighthouse"})
-    assert "The Quiet Lighthouse" not in register_browser_sees.html.select_one("#results").text
+    assert f'href="/books/{book.id}"' not in str(register_browser_sees.html.select_one("#results"))
 
 
 def test_removing_more_stock_than_there_is_is_refused(web, dbsession, api_app, book):
@@ -114,6 +116,7 @@ def test_removing_more_stock_than_there_is_is_refused(web, dbsession, api_app, b
     assert "Enter how many copies" in form.submit(status=400).html.find(id="f-delta-error").text
 
 
+@WHOLE_CATALOGUE
 def test_low_stock_list(web, dbsession, api_app):
     make_book(dbsession, title="Running Low", stock=1)
     make_book(dbsession, title="Plenty Here", stock=500)

@@ -64,7 +64,7 @@ def session_keys(own_redis: EmbeddedRedis) -> list[bytes]:
 
 
 def set_cookies(response: webtest.TestResponse) -> list[str]:
-    return [value for name, value in response.headerlist if name == "Set-Cookie"]
+    return [value for name, value in response.headerlist if name.lower() == "set-cookie"]
 
 
 def catalogue_paths(shop: webtest.TestApp, book) -> list[str]:
