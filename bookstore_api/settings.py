@@ -26,6 +26,7 @@ ENVIRON_SETTINGS: dict[str, tuple[str, Any]] = {
     "BOOKSTORE_LOGIN_BACKOFF_BASE_SECONDS": ("bookstore.login_backoff_base_seconds", int),
     "BOOKSTORE_LOGIN_BACKOFF_MAX_SECONDS": ("bookstore.login_backoff_max_seconds", int),
     "BOOKSTORE_SIGNUP_MAX_PER_ADDRESS": ("bookstore.signup_max_per_address", int),
+    "BOOKSTORE_VOUCHER_UNKNOWN_MAX_PER_ADDRESS": ("bookstore.voucher_unknown_max_per_address", int),
     "BOOKSTORE_SIGNUP_WINDOW_SECONDS": ("bookstore.signup_window_seconds", int),
     "BOOKSTORE_CHECKOUT_MAX_DECLINES_PER_USER": ("bookstore.checkout_max_declines_per_user", int),
     "BOOKSTORE_CHECKOUT_MAX_DECLINES_PER_ADDRESS": ("bookstore.checkout_max_declines_per_address", int),
@@ -69,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "bookstore.login_backoff_base_seconds": 30,
     "bookstore.login_backoff_max_seconds": 3600,
     "bookstore.signup_max_per_address": 20,
+    # unknown voucher codes per client address in a window (then 429: guessing codes is throttled)
+    "bookstore.voucher_unknown_max_per_address": 30,
+    "bookstore.voucher_unknown_window_seconds": 900,
     "bookstore.signup_window_seconds": 3600,
     "bookstore.checkout_max_declines_per_user": 5,
     "bookstore.checkout_max_declines_per_address": 10,

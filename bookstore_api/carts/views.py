@@ -6,6 +6,8 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from ..http.helpers import json_body, path_param, query_params
+from ..http.security import client_address
+from ..vouchers.services import VoucherGuessLimit
 from .services import CartService
 
 
@@ -22,7 +24,15 @@ def create_cart(request: Request) -> dict:
 def get_cart(request: Request) -> dict:
     service = request.find_service(CartService)
     cart = service.get(path_param(request, "cart_id"), request.identity)
-    return service.render(cart, voucher_code=query_params(request).get("voucher_code"), identity=request.identity)
+    code = query_params(request).get("voucher_code")
+    if code is None:
+        return service.render(cart, identity=request.identity)
+    guesses = request.find_service(VoucherGuessLimit)
+    guesses.check(client_address(request))
+    body = service.render(cart, voucher_code=code, identity=request.identity)
+    if body.get("voucher_error", {}).get("reason") == "unknown":
+        guesses.missed(client_address(request))
+    return body
 
 
 @view_config(route_name="api.cart.item", request_method="PUT", renderer="json", openapi=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pyramid.request import Request
 from pyramid.view import view_config
 
+from ..exceptions import VoucherInvalid
 from ..http.helpers import json_body, page_body, paging, path_param, query_params
 from ..http.security import client_address
+from ..vouchers.services import VoucherGuessLimit
 from . import lifecycle
 from .models import Order
 from .schemas import order_out, parse_checkout
@@ -23,7 +25,16 @@ def place_order(request: Request) -> dict:
     key = request.validated.headers["Idempotency-Key"].strip()  # the spec requires it, 1 to 255 characters
     checkout = parse_checkout(json_body(request))
     service = request.find_service(OrderService)
-    order, created = service.place_order(request.identity, key, checkout, client_address(request))
+    address = client_address(request)
+    guesses = request.find_service(VoucherGuessLimit) if checkout.voucher_code is not None else None
+    if guesses is not None:
+        guesses.check(address)
+    try:
+        order, created = service.place_order(request.identity, key, checkout, address)
+    except VoucherInvalid as exc:
+        if guesses is not None and exc.details.get("reason") == "unknown":
+            guesses.missed(address)
+        raise
     request.response.status = 201 if created else 200
     request.response.headers["Location"] = request.route_path("api.order", order_id=order.id)
     return _order_body(request, service, order)

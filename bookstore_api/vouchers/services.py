@@ -23,6 +23,11 @@ back on both counts.
 
 Locks are taken in one order everywhere: books (ascending ids), then the voucher,
 then the customer's count (checkout and cancellation alike): no deadlocks.
+
+Guessing codes is limited (:class:`VoucherGuessLimit`): so many ``unknown`` answers
+per client address in a window, then 429 for any code from that address until the
+window ends. Counted by address, never by code, so nobody can lock a real code
+(or another shopper) out by guessing.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from ..catalog.models import Genre
-from ..exceptions import Conflict, InvalidInput, NotFound, VoucherInvalid
+from ..exceptions import Conflict, InvalidInput, NotFound, RateLimited, VoucherInvalid
+from ..infra.throttle import WindowLimit
 from .models import PERCENT, Voucher, VoucherCustomerUses
 from .pricing import PricedLine, Quote, ShippingRule, VoucherTerms, quote
 
@@ -307,5 +313,33 @@ def _check_rules(values: dict[str, Any]) -> None:
         raise InvalidInput("Some fields are not valid.", fields)
 
 
+class VoucherGuessLimit:
+    """At most so many unknown codes per client address in a window (the cart preview and checkout alike)."""
+
+    def __init__(self, limit: WindowLimit):
+        self.limit = limit
+
+    def check(self, address: str) -> None:
+        wait = self.limit.retry_after(address)
+        if wait is not None:
+            raise RateLimited("Too many unknown voucher codes from this address; try again later.", wait)
+
+    def missed(self, address: str) -> None:
+        self.limit.hit(address)
+
+
 def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
     config.register_service_factory(lambda context, request: VoucherService(request.dbsession), VoucherService)
+
+    def guess_limit(context, request) -> VoucherGuessLimit:
+        return VoucherGuessLimit(
+            WindowLimit(
+                request.redis,
+                "voucher:unknown:addr",
+                int(settings["bookstore.voucher_unknown_max_per_address"]),
+                int(settings["bookstore.voucher_unknown_window_seconds"]),
+            )
+        )
+
+    config.register_service_factory(guess_limit, VoucherGuessLimit)

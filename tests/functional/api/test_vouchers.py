@@ -337,3 +337,29 @@ def test_a_cap_set_later_counts_the_uses_so_far(staff, testapp, shelf):
     assert staff.patch(f"/vouchers/{made['id']}", {"max_uses": None}).json["uses"] == 2
     order(buyers[0], [(shelf["poem"].id, 1)], "LATECAP")  # no cap any more
     assert staff.get(f"/vouchers/{made['id']}").json["uses"] == 3
+
+
+@pytest.mark.needs_db  # changes the app's settings
+def test_guessing_codes_is_limited_per_address_not_per_code(staff, anon, testapp, dbsession, api_app, monkeypatch):
+    monkeypatch.setitem(api_app.registry.settings, "bookstore.voucher_unknown_max_per_address", 3)
+    book = make_book(dbsession, stock=5)
+    voucher(staff, code="REAL10", kind="percent", value="10")
+    cart = anon.post("/carts", {}).json
+    anon.put(f"/carts/{cart['id']}/items/{book.id}", {"quantity": 1})
+    guesser = {"X-Forwarded-For": "203.0.113.66"}
+    elsewhere = {"X-Forwarded-For": "198.51.100.7"}
+    for guess in ("AAAA1", "AAAA2", "AAAA3"):
+        answer = anon.get(f"/carts/{cart['id']}", params={"voucher_code": guess}, headers=guesser).json
+        assert answer["voucher_error"]["reason"] == "unknown"
+    # a known code does not count as a guess, but once over the limit every code waits
+    limited = anon.get(f"/carts/{cart['id']}", params={"voucher_code": "REAL10"}, headers=guesser, status=429)
+    assert limited.json["error"]["code"] == "rate_limited" and int(limited.headers["Retry-After"]) > 0
+    # checkout with a code from that address waits too (before any card is charged)
+    buyer, _ = register_and_login(testapp)
+    body = checkout_body(items=[(book.id, 1)]) | {"voucher_code": "REAL10"}
+    buyer.post("/orders", body, headers={**new_key(), **guesser}, status=429)
+    # the real code still works for everyone else
+    other = anon.get(f"/carts/{cart['id']}", params={"voucher_code": "REAL10"}, headers=elsewhere).json
+    assert other["discount"] and "voucher_error" not in other
+    # a cart without a code is never limited
+    anon.get(f"/carts/{cart['id']}", headers=guesser, status=200)
