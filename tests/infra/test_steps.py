@@ -272,7 +272,7 @@ def check_common(state: dict, app_count: int) -> None:
     assert actions <= ALLOWED_INSTANCE_ACTIONS, actions - ALLOWED_INSTANCE_ACTIONS
 
     params = state["parameters"]
-    for secret in ("db_password", "db_app_password", "redis_auth_token", "session_secret"):
+    for secret in ("db_password", "db_app_password", "redis_auth_token", "session_secret", "webhook_secret_key"):
         assert params[secret]["Type"] == "SecureString"
         assert len(params[secret]["Value"]) >= 32
     assert params["database_app_user"]["Value"] != params["database_user"]["Value"], "apps never use the owner"
@@ -383,6 +383,9 @@ def check_settings(life: Life, host: dict, database_tls: bool) -> None:
     )
     assert redis_url in api_env and redis_url in web_env
     assert f"BOOKSTORE_SESSION_SECRET={params['session_secret']['Value']}" in web_env
+    # webhooks can be created and delivered in every deployed environment (production refuses without a key)
+    assert f"BOOKSTORE_WEBHOOK_SECRET_KEY={params['webhook_secret_key']['Value']}\n" in api_env
+    assert params["webhook_secret_key"]["Value"] not in web_env, "the storefront never holds it"
     assert "BOOKSTORE_SECURE_COOKIES=" + ("true" if life.environment != "dev" else "false") in web_env
     if database_tls:
         assert "PGSSLMODE=verify-full" in migrate_env
@@ -390,7 +393,7 @@ def check_settings(life: Life, host: dict, database_tls: bool) -> None:
     docker = json.loads((Path(host["app_deploy_docker_config_dir"]) / "config.json").read_text())
     assert docker == {"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"}}
     for run in life.runs.values():
-        for secret in ("db_password", "db_app_password", "redis_auth_token", "session_secret"):
+        for secret in ("db_password", "db_app_password", "redis_auth_token", "session_secret", "webhook_secret_key"):
             assert params[secret]["Value"] not in run.output, "secrets never printed"
 
 
