@@ -75,5 +75,18 @@ def test_order_mails_carry_lines_totals_and_the_order_page():
     assert 'href="https://shop.example.com/orders/42"' in mail.html and "&lt;Dune&gt; &amp; Co" in mail.html
 
 
+@pytest.mark.parametrize("kind", ["order_confirmation", "order_shipped", "order_cancelled"])
+def test_order_mails_show_a_vouchers_discount_line(kind):
+    discounted = SimpleNamespace(**{**vars(ORDER), "discount": Decimal("2.50"), "voucher_code": "<SAVE10>"})
+    discounted.total = Decimal("27.49")
+    mail = composer.render(kind, **composer.order_context(discounted, NAME))
+    assert "Discount (<SAVE10>): -2.50 USD" in mail.text and "Total: 27.49 USD" in mail.text
+    assert "Discount (&lt;SAVE10&gt;)" in mail.html and "-2.50 USD" in mail.html
+    plain = composer.render(
+        kind, **composer.order_context(SimpleNamespace(**{**vars(ORDER), "discount": Decimal("0")}), NAME)
+    )
+    assert "Discount" not in plain.text + plain.html
+
+
 def test_closed_accounts_addresses_are_never_mailed():
     assert deliverable("ada@example.com") and not deliverable("closed-1-ab@deleted.invalid")
