@@ -30,22 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from common import services  # noqa: E402
 
+from bookstore_api.imports.csvformat import COLUMNS  # noqa: E402
 from bookstore_dev.seed import make_isbn  # noqa: E402
 from bookstore_dev.words import FIRST, GENRES, LAST, NOUNS, PUBLISHERS, WORDS  # noqa: E402
-
-COLUMNS = [
-    "isbn",
-    "title",
-    "authors",
-    "genres",
-    "price",
-    "stock",
-    "description",
-    "publisher",
-    "published",
-    "language",
-    "pages",
-]
 
 
 def write_csv(path: Path, rows: int, seed: int = 1) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
@@ -38,6 +39,16 @@ def see_other(request: Request, location: str) -> Response:
 def form_values(request: Request, *names: str) -> dict[str, str]:
     """The named fields of a posted form, stripped (missing ones empty)."""
     return {name: (request.POST.get(name) or "").strip() for name in names}
+
+
+#: what a mailed one-time token (a reset or verification link) may look like
+MAILED_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+
+def mailed_token(request: Request) -> str | None:
+    """The ``{token}`` of a mailed link's page, or None when it cannot be one (no API call)."""
+    token = request.matchdict.get("token", "")
+    return token if MAILED_TOKEN.match(token) else None
 
 
 def session_for_forms(request: Request) -> None:

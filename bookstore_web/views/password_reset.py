@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyramid.request import Request
@@ -29,11 +28,10 @@ from bookstore_core.accounts import password_problem
 from ..api import ApiError
 from ..auth import rotate_session
 from ..sessions import has_session
-from . import form_values, retry_minutes, see_other, session_for_forms
+from . import form_values, mailed_token, retry_minutes, see_other, session_for_forms
 from .accounts import EMAIL
 
 #: what a reset token from the API can look like; anything else is a broken link (not sent on)
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def _too_many(exc: ApiError) -> str:
@@ -75,11 +73,6 @@ def forgot_password_sent(request: Request) -> dict[str, Any]:
     return {}
 
 
-def _token(request: Request) -> str | None:
-    token = request.matchdict.get("token", "")
-    return token if TOKEN.match(token) else None
-
-
 def _invalid_link(request: Request) -> dict[str, Any]:
     request.override_renderer = "accounts/reset_password_invalid.html"
     request.response.status = 400
@@ -89,7 +82,7 @@ def _invalid_link(request: Request) -> dict[str, Any]:
 @view_config(route_name="reset_password", renderer="accounts/reset_password.html", request_method="GET")
 def reset_password_form(request: Request) -> dict[str, Any]:
     # no API call here: a prefetch by a mail scanner must leave the token usable
-    token = _token(request)
+    token = mailed_token(request)
     if token is None:
         return _invalid_link(request)
     session_for_forms(request)
@@ -98,7 +91,7 @@ def reset_password_form(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="reset_password", renderer="accounts/reset_password.html", request_method="POST")
 def reset_password_submit(request: Request) -> Any:
-    token = _token(request)
+    token = mailed_token(request)
     if token is None:
         return _invalid_link(request)
     password = request.POST.get("new_password") or ""

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pyramid.request import Request
@@ -30,10 +29,9 @@ from bookstore_core.accounts import password_problem
 from ..api import ApiError
 from ..auth import remember_user, rotate_session
 from ..sessions import AUTH_KEY, CART_COUNT_KEY
-from . import form_values, retry_minutes, see_other, session_for_forms
+from . import form_values, mailed_token, retry_minutes, see_other, session_for_forms
 from .accounts import EMAIL
 
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 PENDING_EMAIL_KEY = "pending_email"
 #: what a new session id keeps after a password change: everything the shopper had
 KEPT_ON_PASSWORD_CHANGE = (AUTH_KEY, "cart_id", CART_COUNT_KEY, "wishlist", PENDING_EMAIL_KEY)
@@ -202,11 +200,6 @@ def email_sent(request: Request) -> Any:
 # --- confirming the address -------------------------------------------------------------------
 
 
-def _verify_token(request: Request) -> str | None:
-    token = request.matchdict.get("token", "")
-    return token if TOKEN.match(token) else None
-
-
 def _invalid_verification(request: Request) -> dict[str, Any]:
     request.override_renderer = "accounts/verify_email_invalid.html"
     request.response.status = 400
@@ -216,7 +209,7 @@ def _invalid_verification(request: Request) -> dict[str, Any]:
 @view_config(route_name="verify_email", renderer="accounts/verify_email.html", request_method="GET")
 def verify_email_page(request: Request) -> dict[str, Any]:
     # no API call: the link is spent by the button's POST only (see the module docstring)
-    token = _verify_token(request)
+    token = mailed_token(request)
     if token is None:
         return _invalid_verification(request)
     session_for_forms(request)
@@ -225,7 +218,7 @@ def verify_email_page(request: Request) -> dict[str, Any]:
 
 @view_config(route_name="verify_email", renderer="accounts/verify_email_invalid.html", request_method="POST")
 def verify_email_submit(request: Request) -> Any:
-    token = _verify_token(request)
+    token = mailed_token(request)
     if token is None:
         return _invalid_verification(request)
     try:
