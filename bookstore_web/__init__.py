@@ -48,5 +48,6 @@ def main(global_config: dict[str, Any] | None = None, **ini_settings: Any) -> La
         config.add_tween("bookstore_web.tweens.forwarded_for_tween", under="bookstore_core.logs.request_id_tween")
         config.add_tween("bookstore_web.tweens.security_headers_tween", over=EXCVIEW)
         config.add_tween("bookstore_web.tweens.upload_limit_tween", under=EXCVIEW)
+        config.add_tween("bookstore_web.tweens.listing_tween", under="bookstore_web.tweens.security_headers_tween")
         config.scan(".views")
     return LastResort(config.make_wsgi_app())

@@ -35,13 +35,13 @@ import orjson
 from markupsafe import Markup
 from pyramid.config import Configurator
 
-from bookstore_core.redisstore import RedisStore
+from bookstore_core.redisstore import LuaScript, RedisStore
 from bookstore_core.versioned import VersionedCache, book_version_key
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
 #: the shape of a cached entry; change it when the entry's keys change
-ENTRY_FORMAT = 3
+ENTRY_FORMAT = 4
 
 #: what ``csrf_input()`` renders while a shared fragment is built; a template cannot produce it
 #: from data (every value is HTML-escaped), so replacing it per request is safe
@@ -82,7 +82,129 @@ class PageCache:
         return orjson.loads(entry)
 
 
+#: where each listed book's wishlist button leads back to: the page's own URL, put in per request
+RETURN_SLOT = Markup("<return-to/>")
+LISTING_TTL = 300
+#: listings whose membership or order moves with sales and stock (bestselling, in stock only)
+VOLATILE_LISTING_TTL = 60
+
+# KEYS[1] = catalogue version key, KEYS[2] = entry (a hash); ARGV[1] = prefix of the book
+# version keys; ARGV[2..] = the entry's fields wanted. Answers {catalogue version} (no entry),
+# {catalogue version, ids, their current versions} (a stale entry: what a rebuild may use) or
+# that followed by the fields (the entry is current: same catalogue, every listed book unchanged).
+_GET_LISTING = """
+local catalog = redis.call('GET', KEYS[1]) or '0'
+local head = redis.call('HMGET', KEYS[2], 'cat', 'ids', 'vers')
+if not head[1] then return {catalog} end
+local keys = {}
+for id in string.gmatch(head[2], '%d+') do keys[#keys + 1] = ARGV[1] .. id end
+local now = ''
+if #keys > 0 then
+  local found = redis.call('MGET', unpack(keys))
+  for i = 1, #keys do found[i] = found[i] or '0' end
+  now = table.concat(found, ',')
+end
+if head[1] ~= catalog or head[3] ~= now then return {catalog, head[2], now} end
+local out = redis.call('HMGET', KEYS[2], unpack(ARGV, 2))
+table.insert(out, 1, catalog)
+table.insert(out, 2, head[2])
+table.insert(out, 3, now)
+return out
+"""
+
+
+class ListingCache:
+    """Rendered listings (home, the catalogue, search results, genre and author pages) in Redis.
+
+    An entry is a hash: the catalogue version it was built under (``cat``), the ids of the books
+    it shows (``ids``) and each one's version (``vers``), and the rendered parts (raw bytes).
+    One script checks all of them against the API's counters and answers the parts only when
+    nothing changed: a sale, a restock or an edit of a listed book bumps its ``ver:book:<id>``, and
+    a book added, archived, re-priced or moved between genres bumps ``ver:catalog``, so the next
+    view is built again. Versions are read *before* the data they describe, so an entry can only
+    be older than its versions say, never newer: a change made while it was built shows next time.
+    """
+
+    def __init__(self, store: RedisStore, catalog_prefix: str, release: str):
+        self.store = store
+        self.catalog_key = f"{catalog_prefix}ver:catalog"
+        self.book_prefix = book_version_key(catalog_prefix, 0)[:-1]
+        self.entry_prefix = store.key("web", "list", release, "")
+        self._get = LuaScript(store.client, _GET_LISTING)
+
+    def entry_key(self, params: object) -> str:
+        raw = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+        return self.entry_prefix + hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+
+    def read(self, key: str, fields: tuple[str, ...]) -> list | None:
+        """The raw answer of the script (see ``_GET_LISTING``); None while Redis is unavailable."""
+        return self.store.call(lambda client: self._get(keys=[self.catalog_key, key], args=[self.book_prefix, *fields]))
+
+    def cached(self, key: str, fields: tuple[str, ...]) -> list[bytes] | None:
+        """The fields of a current entry, or None (a miss, a stale entry, Redis down): never builds."""
+        found = self.read(key, fields)
+        if found is None or len(found) <= 3 or any(value is None for value in found[3:]):
+            return None
+        return found[3:]
+
+    def listing(
+        self,
+        key: str,
+        fields: tuple[str, ...],
+        fetch: Callable[[], tuple[Any, list[int]]],
+        render: Callable[[Any], dict[str, bytes]],
+        ttl: int = LISTING_TTL,
+    ) -> dict[str, bytes]:
+        """The entry's ``fields``: from Redis when current, else fetched, rendered and stored.
+
+        ``fetch`` reads the data (API calls) and names the listed books; ``render`` makes the
+        entry's parts from it.
+        """
+        found = self.read(key, fields)
+        if found is None:  # Redis is unavailable: as if there were no cache
+            return render(fetch()[0])
+        if len(found) > 3 and all(value is not None for value in found[3:]):
+            return dict(zip(fields, found[3:], strict=True))
+        catalog = found[0]
+        known: dict[int, bytes] = {}
+        if len(found) >= 3 and found[1]:
+            known = dict(zip((int(i) for i in found[1].split(b",")), found[2].split(b","), strict=True))
+        data, ids = fetch()
+        if not all(book_id in known for book_id in ids):
+            # books this key has not listed before: read their versions now, then the data again
+            # (so the data is at least as new as the versions stored with it)
+            versions = (
+                self.store.call(lambda client: client.mget([self.book_prefix + str(i) for i in ids])) if ids else []
+            )
+            if versions is None:
+                return render(data)
+            again, ids_again = fetch()
+            if ids_again != ids:  # the listing moved meanwhile: serve it, store nothing
+                return render(again)
+            data = again
+            known = {book_id: version or b"0" for book_id, version in zip(ids, versions, strict=True)}
+        parts = render(data)
+        entry = {
+            "cat": catalog,
+            "ids": ",".join(str(book_id) for book_id in ids),
+            "vers": b",".join(known[book_id] for book_id in ids),
+            **parts,
+        }
+
+        def store(client):
+            pipe = client.pipeline(transaction=False)
+            pipe.delete(key)
+            pipe.hset(key, mapping=entry)
+            pipe.expire(key, ttl)
+            return pipe.execute()
+
+        self.store.call(store)
+        return parts
+
+
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     cache = VersionedCache(RedisStore(config.registry["session_redis"], settings["redis.prefix"]))
-    config.registry["page_cache"] = PageCache(cache, settings["web.catalog_cache_prefix"], templates_release())
+    release = templates_release()
+    config.registry["page_cache"] = PageCache(cache, settings["web.catalog_cache_prefix"], release)
+    config.registry["listing_cache"] = ListingCache(cache.store, settings["web.catalog_cache_prefix"], release)

@@ -116,3 +116,24 @@ def upload_limit_tween(handler: Handler, registry: Registry) -> Handler:
         return handler(request)
 
     return tween
+
+
+def listing_tween(handler: Handler, registry: Registry) -> Handler:
+    """A visitor with no session asking for a listing (home, the catalogue, an author) gets the
+    cached page before routing: no session, no template, no API call (see
+    ``bookstore_web.views.catalog.cached_visitor_listing``). Anything else, and every miss, goes on."""
+    from .views.catalog import cached_visitor_listing
+
+    cookie = registry["session_cookie_name"]
+
+    def tween(request: Request) -> Response:
+        if request.method == "GET" and cookie not in request.cookies:
+            try:
+                response = cached_visitor_listing(request)
+            except Exception:  # noqa: BLE001 - e.g. an undecodable query: the view's path answers it properly
+                response = None
+            if response is not None:
+                return response
+        return handler(request)
+
+    return tween

@@ -7,12 +7,17 @@ used with JavaScript on (the URL is pushed, so back/forward and bookmarks work).
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
@@ -20,11 +25,19 @@ from pyramid.view import view_config
 
 from ..api import ApiError
 from ..auth import is_staff, remember_user
-from ..pagecache import CART_COUNT_SLOT, CSRF_SLOT, REVIEW_SLOT, WISHLIST_SLOT
+from ..pagecache import (
+    CART_COUNT_SLOT,
+    CSRF_SLOT,
+    LISTING_TTL,
+    RETURN_SLOT,
+    REVIEW_SLOT,
+    VOLATILE_LISTING_TTL,
+    WISHLIST_SLOT,
+)
 from ..sessions import cart_count, has_session
 from ..templating import FLASH_QUEUES, csrf_field, render_partial
-from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, see_other
-from .wishlist import in_wishlist, wishlist_button
+from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, safe_next, see_other
+from .wishlist import in_wishlist, return_to, wishlist_button, wishlist_ids
 
 PER_PAGE = 24
 SORT_CHOICES = [
@@ -37,6 +50,9 @@ SORT_CHOICES = [
     ("-price", "Price: high to low"),
 ]
 SORTS = {value for value, _ in SORT_CHOICES}
+RETURN_SLOT_BYTES = str(RETURN_SLOT).encode()
+CSRF_SLOT_BYTES = str(CSRF_SLOT).encode()
+CART_COUNT_SLOT_BYTES = str(CART_COUNT_SLOT).encode()
 
 
 _genres_lock = threading.Lock()
@@ -53,16 +69,16 @@ def genres(request: Request) -> list[dict[str, Any]]:
     return cache["items"]
 
 
-@view_config(route_name="home", renderer="catalog/home.html", request_method="GET")
-def home(request: Request) -> dict[str, Any]:
-    api = request.api
-    newest = api.get("/books", {"sort": "newest", "per_page": 8, "in_stock": "true"})
-    bestsellers = api.get("/books", {"sort": "bestselling", "per_page": 8})
-    return {
-        "newest": newest["items"],
-        "bestsellers": bestsellers["items"],
-        "genres": sorted(genres(request), key=lambda g: -int(g.get("book_count") or 0))[:12],
-    }
+def _home_fetch(request: Request) -> Callable[[], tuple[dict[str, Any], list[int]]]:
+    def fetch() -> tuple[dict[str, Any], list[int]]:
+        api = request.api
+        newest = api.get("/books", {"sort": "newest", "per_page": 8, "in_stock": "true"})["items"]
+        bestsellers = api.get("/books", {"sort": "bestselling", "per_page": 8})["items"]
+        top = sorted(genres(request), key=lambda g: -int(g.get("book_count") or 0))[:12]
+        context = {"newest": newest, "bestsellers": bestsellers, "genres": top}
+        return context, [book["id"] for book in newest + bestsellers]
+
+    return fetch
 
 
 def _catalog_filters(params: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -83,32 +99,31 @@ def _catalog_filters(params: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return filters, errors
 
 
-@view_config(route_name="books", renderer="catalog/books.html", request_method="GET")
-def books(request: Request) -> dict[str, Any]:
-    filters, errors = _catalog_filters(request.GET)
-    page = positive_int(request.GET.get("page"), 1)
-    try:
-        result = request.api.get("/books", {**filters, "page": page, "per_page": PER_PAGE})
-    except ApiError as exc:
-        if exc.status != 400:
-            raise
-        errors.update({k: v for k, v in exc.fields.items() if k in ("min_price", "max_price", "q")})
-        result = {"items": [], "total": 0}
-    if htmx_target(request) == "results":
-        request.override_renderer = "catalog/_results.html"
-        genre_list = []
-    else:
-        genre_list = genres(request)
-    return {
-        "filters": filters,
-        "errors": errors,
-        "books": result["items"],
-        "paging": pages(page, PER_PAGE, int(result["total"])),
-        "genres": genre_list,
-        "sort_choices": SORT_CHOICES,
-        "search_q": filters["q"],
-        "raw": {k: request.GET.get(k) for k in ("min_price", "max_price")},
-    }
+def _books_fetch(
+    request: Request, filters: dict[str, Any], errors: dict[str, str], page: int, partial: bool
+) -> Callable[[], tuple[dict[str, Any], list[int]]]:
+    def fetch() -> tuple[dict[str, Any], list[int]]:
+        found_errors = dict(errors)
+        try:
+            result = request.api.get("/books", {**filters, "page": page, "per_page": PER_PAGE})
+        except ApiError as exc:
+            if exc.status != 400:
+                raise
+            found_errors.update({k: v for k, v in exc.fields.items() if k in ("min_price", "max_price", "q")})
+            result = {"items": [], "total": 0}
+        context = {
+            "filters": filters,
+            "errors": found_errors,
+            "books": result["items"],
+            "paging": pages(page, PER_PAGE, int(result["total"])),
+            "genres": [] if partial else genres(request),
+            "sort_choices": SORT_CHOICES,
+            "search_q": filters["q"],
+            "raw": {k: request.GET.get(k) for k in ("min_price", "max_price")},
+        }
+        return context, [book["id"] for book in result["items"]]
+
+    return fetch
 
 
 @view_config(route_name="search_suggest", renderer="catalog/_suggestions.html", request_method="GET")
@@ -322,13 +337,165 @@ def post_review(request: Request) -> Any:
     return see_other(request, request.route_path("book", book_id=book_id) + "#reviews")
 
 
-@view_config(route_name="author", renderer="catalog/author.html", request_method="GET")
-def author(request: Request) -> dict[str, Any]:
-    author_id = path_id(request, "author_id")
-    found = request.api.get(f"/authors/{author_id}")
+def _author_fetch(request: Request, author_id: int, page: int) -> Callable[[], tuple[dict[str, Any], list[int]]]:
+    def fetch() -> tuple[dict[str, Any], list[int]]:
+        found = request.api.get(f"/authors/{author_id}")
+        params = {"author": author_id, "page": page, "per_page": PER_PAGE, "sort": "newest"}
+        result = request.api.get("/books", params)
+        paging = pages(page, PER_PAGE, int(result["total"]))
+        return {"author": found, "books": result["items"], "paging": paging}, [b["id"] for b in result["items"]]
+
+    return fetch
+
+
+# -- listings through the listing cache (bookstore_web.pagecache.ListingCache) ------------------
+
+VISITOR_FIELDS = ("page",)
+SHOPPER_FIELDS = ("main", "title", "cards")
+AUTHOR_PATH = re.compile(r"^/authors/([1-9][0-9]{0,17})$")
+
+
+@dataclass
+class Listing:
+    """What one listing URL shows: its cache key, how long it may stay, its data and its template."""
+
+    key: str
+    ttl: int
+    fetch: Callable[[], tuple[dict[str, Any], list[int]]]
+    template: str
+    partial: bool = False
+    search_q: str | None = None
+
+
+def listing_for(request: Request, route: str, author_id: int | None = None) -> Listing:
+    """The listing of a home, ``/books`` (every filter, sort, page and search) or author request."""
+    cache = request.registry["listing_cache"]
+    if route == "home":
+        return Listing(cache.entry_key(["home"]), VOLATILE_LISTING_TTL, _home_fetch(request), "catalog/home.html")
     page = positive_int(request.GET.get("page"), 1)
-    result = request.api.get("/books", {"author": author_id, "page": page, "per_page": PER_PAGE, "sort": "newest"})
-    return {"author": found, "books": result["items"], "paging": pages(page, PER_PAGE, int(result["total"]))}
+    if route == "author":
+        key = cache.entry_key(["author", author_id, page])
+        return Listing(key, LISTING_TTL, _author_fetch(request, author_id, page), "catalog/author.html")
+    filters, errors = _catalog_filters(request.GET)
+    partial = htmx_target(request) == "results"
+    raw = {k: request.GET.get(k) for k in ("min_price", "max_price")}
+    key = cache.entry_key(["books", filters, errors, raw, page, partial])
+    volatile = filters["in_stock"] or filters["sort"] in ("bestselling", "rating")
+    ttl = VOLATILE_LISTING_TTL if volatile else LISTING_TTL
+    template = "catalog/_results.html" if partial else "catalog/books.html"
+    fetch = _books_fetch(request, filters, errors, page, partial)
+    return Listing(key, ttl, fetch, template, partial, filters["q"])
+
+
+def _render_listing(request: Request, listing: Listing, context: dict[str, Any]) -> dict[str, bytes]:
+    """The entry's parts: the whole page a signed-out visitor gets, and the main content (with
+    its title) that a signed-in shopper's chrome is put around; per-shopper parts are slots."""
+    env = request.registry["jinja_env"]
+    template = env.get_template(listing.template)
+    values = {**context, "request": request, "shared_fragment": True, "return_slot": RETURN_SLOT}
+    page = template.render(values)
+    if listing.partial:
+        main, title = page, ""
+    else:
+        ctx = template.new_context(values)
+        main = "".join(template.blocks["content"](ctx))
+        title = "".join(template.blocks["title"](template.new_context(values)))
+    cards = [[b["id"], "", b.get("title") or ""] for b in context.get("books", [])]
+    cards += [[b["id"], "-new", b.get("title") or ""] for b in context.get("newest", [])]
+    cards += [[b["id"], "-best", b.get("title") or ""] for b in context.get("bestsellers", [])]
+    return {"page": page.encode(), "main": main.encode(), "title": title.encode(), "cards": orjson.dumps(cards)}
+
+
+def _visitor_body(request: Request, page: bytes, count: int = 0) -> bytes:
+    """The cached whole page with this visitor's parts in its slots."""
+    next_url = escape(safe_next(request.path_qs, "/"))
+    page = page.replace(RETURN_SLOT_BYTES, next_url.encode())
+    if CSRF_SLOT_BYTES in page:
+        page = page.replace(CSRF_SLOT_BYTES, csrf_field(request).encode())
+    return page.replace(CART_COUNT_SLOT_BYTES, str(count).encode())
+
+
+def _html(body: bytes) -> Response:
+    return Response(body=body, content_type="text/html", charset="utf-8")
+
+
+def cached_visitor_listing(request: Request) -> Response | None:
+    """A listing for a visitor without a session, straight from the cache; None on a miss.
+
+    Called before routing (``bookstore_web.tweens.listing_tween``): a hit renders nothing,
+    reads no session and calls no API.
+    """
+    path = request.path_info
+    if path == "/":
+        route, author_id = "home", None
+    elif path == "/books":
+        route, author_id = "books", None
+    else:
+        found = AUTHOR_PATH.match(path)
+        if found is None or int(found.group(1)) > MAX_ID:
+            return None
+        route, author_id = "author", int(found.group(1))
+    listing = listing_for(request, route, author_id)
+    parts = request.registry["listing_cache"].cached(listing.key, VISITOR_FIELDS)
+    if parts is None:
+        return None
+    return _html(_visitor_body(request, parts[0]))
+
+
+def _serve_listing(request: Request, listing: Listing) -> Response:
+    """A listing: cached parts with this shopper's parts filled in, or built for staff."""
+    if is_staff(request):  # staff bypass the shared cache
+        context, _ = listing.fetch()
+        return render_to_response(listing.template, context, request=request)
+    cache = request.registry["listing_cache"]
+    render = functools.partial(_render_listing, request, listing)
+    if request.user is None and not _has_flashes(request):
+        parts = cache.listing(listing.key, VISITOR_FIELDS, listing.fetch, render, listing.ttl)
+        return _html(_visitor_body(request, parts["page"], cart_count(request)))
+    parts = cache.listing(listing.key, SHOPPER_FIELDS, listing.fetch, render, listing.ttl)
+    main = parts["main"].decode()
+    ids = wishlist_ids(request) or frozenset()
+    if ids:
+        for book_id, suffix, title in orjson.loads(parts["cards"]):
+            if book_id in ids:
+                book = {"id": book_id, "title": title}
+                neutral = _card_button(request, book, suffix, None)
+                main = main.replace(neutral, _card_button(request, book, suffix, True))
+    main = main.replace(RETURN_SLOT, escape(return_to(request))).replace(CSRF_SLOT, csrf_field(request))
+    if listing.partial:
+        return _html(main.encode())
+    # both rendered by our templates, every value in them escaped then
+    page = {"title": Markup(parts["title"].decode()), "main": Markup(main)}  # noqa: S704
+    context = {"page": page, "search_q": listing.search_q}
+    return render_to_response("catalog/listing.html", context, request=request)
+
+
+def _card_button(request: Request, book: dict[str, Any], suffix: str, state: bool | None) -> str:
+    """A listing card's wishlist button as it is in the cached listing (slots for CSRF and return URL)."""
+    return render_partial(
+        request,
+        "partials/wishlist_button.html",
+        book=book,
+        in_list=state,
+        suffix=suffix,
+        next_url=RETURN_SLOT,
+        shared_fragment=True,
+    )
+
+
+@view_config(route_name="home", request_method="GET")
+def home(request: Request) -> Response:
+    return _serve_listing(request, listing_for(request, "home"))
+
+
+@view_config(route_name="books", request_method="GET")
+def books(request: Request) -> Response:
+    return _serve_listing(request, listing_for(request, "books"))
+
+
+@view_config(route_name="author", request_method="GET")
+def author(request: Request) -> Response:
+    return _serve_listing(request, listing_for(request, "author", path_id(request, "author_id")))
 
 
 def includeme(config) -> None:
