@@ -1,0 +1,210 @@
+"""Listings (home, the catalogue, search results, genre and author pages) served from the listing
+cache: current on the next view after a sale or an edit, never one shopper's parts in another's page."""
+
+from __future__ import annotations
+
+import redis
+import webtest
+
+from bookstore_web.pagecache import CART_COUNT_SLOT, CSRF_SLOT, RETURN_SLOT
+from tests.helpers import live
+from tests.helpers.factories import make_book, set_stock
+
+from .conftest import BROWSER, add_to_cart, checkout, csrf_token, htmx, register, staff_member
+from .test_without_redis import own_redis, shop, web_app_on_own_redis  # noqa: F401 - fixtures
+
+SLOTS = (str(CSRF_SLOT), str(CART_COUNT_SLOT), str(RETURN_SLOT))
+
+
+def cached_listings(request) -> int | None:
+    """How many listings the cache holds (None on a deployed shop, whose Redis the test cannot see)."""
+    if live.TARGET.live:
+        return None
+    services = request.getfixturevalue("services")
+    client = redis.Redis.from_url(services.redis_url)
+    try:
+        return len(list(client.scan_iter(match=f"{services.redis_prefix}web:list:*", count=1000)))
+    finally:
+        client.close()
+
+
+def card(page, book_id: int):
+    """The book's card on a listing page (None when it is not listed)."""
+    for item in page.html.select(".book-card"):
+        if item.select_one(f'.book-card-title a[href="/books/{book_id}"]'):
+            return item
+    return None
+
+
+def stock_on(page, book_id: int) -> str:
+    return card(page, book_id).select_one(".stock").text.strip()
+
+
+def price_on(page, book_id: int) -> str:
+    return card(page, book_id).select_one(".price").text.strip()
+
+
+def test_a_sale_shows_on_every_cached_listing_at_once(web, other_browser, request, dbsession):
+    scarce = make_book(dbsession, title="Three Copies Left", authors=("Lena Listwood",), genres=("tidepools",), stock=3)
+    author_id = card(other_browser.get("/books", {"genre": "tidepools"}), scarce.id).select_one(".book-card-authors a")[
+        "href"
+    ]
+    listings = {
+        "genre": ("/books", {"genre": "tidepools"}),
+        "sorted": ("/books", {"genre": "tidepools", "sort": "price", "in_stock": "1"}),
+        "search": ("/books", {"q": "Three Copies Left"}),
+        "author": (author_id, {}),
+        "home": ("/", {}),
+    }
+    for path, params in listings.values():
+        assert stock_on(other_browser.get(path, params), scarce.id) == "Only 3 left"
+    stored = cached_listings(request)
+    assert stored is None or stored == len(listings)
+    for path, params in listings.values():  # now from the cache
+        assert stock_on(other_browser.get(path, params), scarce.id) == "Only 3 left"
+    assert stored is None or cached_listings(request) == stored
+
+    register(web, name="Quick Buyer")
+    add_to_cart(web, scarce.id, 1)
+    checkout(web).submit(status=303)
+
+    for name, (path, params) in listings.items():
+        assert stock_on(other_browser.get(path, params), scarce.id) == "Only 2 left", name
+    part = other_browser.get("/books", {"genre": "tidepools"}, headers=htmx(**{"HX-Target": "results"}))
+    assert part.text.lstrip().startswith('<section id="results"')
+    assert stock_on(part, scarce.id) == "Only 2 left"
+
+
+def test_a_staff_edit_shows_on_the_next_view(web, other_browser, dbsession, api_app):
+    book = make_book(dbsession, title="Edited Tides", genres=("estuaries",), price="10.00", stock=7)
+    make_book(dbsession, title="Other Estuary", genres=("estuaries", "lagoons"), price="12.00", stock=7)
+    genre_page = other_browser.get("/books", {"genre": "estuaries", "sort": "price"})
+    assert price_on(genre_page, book.id) == "$10.00"
+    assert card(other_browser.get("/books", {"genre": "lagoons"}), book.id) is None
+
+    staff_member(dbsession, api_app, web)
+    form = web.get(f"/staff/books/{book.id}/edit").forms["book-form"]
+    form["title"], form["price"] = "Edited Tides (2nd ed.)", "16.00"
+    for box in form.fields["genres"]:
+        box.checked = box._value in ("estuaries", "lagoons")
+    form.submit(status=303)
+
+    genre_page = other_browser.get("/books", {"genre": "estuaries", "sort": "price"})
+    assert price_on(genre_page, book.id) == "$16.00"
+    assert card(genre_page, book.id).select_one(".book-card-title").text.strip() == "Edited Tides (2nd ed.)"
+    assert [c.select_one(".book-card-title").text.strip() for c in genre_page.html.select(".book-card")] == [
+        "Other Estuary",
+        "Edited Tides (2nd ed.)",
+    ]  # re-priced: the order follows
+    assert card(other_browser.get("/books", {"genre": "lagoons"}), book.id) is not None  # genre added
+
+    restock = web.get(f"/staff/books/{book.id}/stock").forms["stock-form"]
+    restock["delta"], restock["reason"] = "-2", "adjustment"
+    restock.submit(status=303)
+    assert stock_on(other_browser.get("/books", {"genre": "lagoons"}), book.id) == "Only 5 left"
+
+
+def test_new_and_archived_books_appear_and_go_at_once(web, other_browser, dbsession, api_app):
+    make_book(dbsession, title="Resident Reef", genres=("reefs",), stock=4)
+    before = other_browser.get("/books", {"genre": "reefs"})
+    assert [c.select_one(".book-card-title").text.strip() for c in before.html.select(".book-card")] == [
+        "Resident Reef"
+    ]
+    other_browser.get("/")
+
+    staff_member(dbsession, api_app, web)
+    form = web.get("/staff/books/new").forms["book-form"]
+    form["isbn"], form["title"], form["price"], form["authors"] = "9780306406157", "Newcomer Reef", "9.00", "N Ew"
+    for box in form.fields["genres"]:
+        box.checked = box._value == "reefs"
+    stock_page = form.submit(status=303).follow()
+    new_id = int(stock_page.html.find("a", string="View in shop")["href"].rstrip("/").rsplit("/", 1)[-1])
+    live.record("book", str(new_id))
+    adjust = stock_page.forms["stock-form"]
+    adjust["delta"], adjust["reason"] = "6", "restock"
+    adjust.submit(status=303)
+
+    after = other_browser.get("/books", {"genre": "reefs"})
+    assert stock_on(after, new_id) == "In stock"
+    assert card(other_browser.get("/"), new_id) is not None  # the newest arrival, on the home page
+
+    edit = web.get(f"/staff/books/{new_id}/edit")
+    archive = next(f for f in edit.forms.values() if f.action.endswith("/archive"))
+    archive.submit(status=303)
+    assert card(other_browser.get("/books", {"genre": "reefs"}), new_id) is None
+    assert card(other_browser.get("/"), new_id) is None
+
+
+def test_each_shopper_gets_their_own_parts_of_a_shared_listing(web, other_browser, request, dbsession):
+    loved = make_book(dbsession, title="Loved Lagoon", genres=("shared-shelf",), stock=9)
+    plain = make_book(dbsession, title="Plain Lagoon", genres=("shared-shelf",), stock=9)
+    params = {"genre": "shared-shelf"}
+    visitor_first = other_browser.get("/books", params)  # cached as a visitor sees it
+
+    register(web, name="Signed In Lister")
+    add_to_cart(web, plain.id, 2)
+    token = csrf_token(web.get("/books", params))
+    web.post(f"/wishlist/{loved.id}", {"action": "add", "next": "/books", "csrf_token": token}, status=303)
+
+    mine = web.get("/books", params)
+    visitors = other_browser.get("/books", params)
+    stored = cached_listings(request)
+    assert stored is None or stored == 2  # the page and the one for adding to the cart
+
+    assert "Log out" in mine.text and "Log out" not in visitors.text
+    assert "Signed In Lister" not in visitors.text
+    assert mine.html.find(id="cart-count").get_text(strip=True).startswith("2")
+    assert visitors.html.find(id="cart-count").get_text(strip=True).startswith("0")
+    assert card(mine, loved.id).select_one(".wishlist-button").get_text(" ", strip=True).startswith("♥ Remove")
+    assert card(mine, plain.id).select_one(".wishlist-button").get_text(" ", strip=True).startswith("♡ Add")
+    for page in (visitors, visitor_first):
+        assert "Remove from wishlist" not in page.text
+    assert csrf_token(mine) != csrf_token(visitors)
+    assert {i["value"] for i in mine.html.select('input[name="csrf_token"]')} == {csrf_token(mine)}
+    for page in (mine, visitors):
+        assert not any(slot in page.text for slot in SLOTS)
+        assert page.html.select_one('.wishlist-form input[name="next"]')["value"] == "/books?genre=shared-shelf"
+        assert page.headers["Cache-Control"] == "private, no-cache"
+        assert "X-Request-ID" in page.headers and "Content-Security-Policy" in page.headers
+
+    # the visitor's token from the cached page works; the signed-in shopper's does not work for them
+    added = other_browser.post("/cart/items", {"book_id": str(plain.id), "csrf_token": csrf_token(visitors)})
+    assert added.status_int == 303
+    assert other_browser.get("/books", params).html.find(id="cart-count").get_text(strip=True).startswith("1")
+    other_browser.post("/cart/items", {"book_id": str(plain.id), "csrf_token": csrf_token(mine)}, status=400)
+
+
+def test_staff_listings_bypass_the_cache(web, other_browser, dbsession, api_app):
+    book = make_book(dbsession, title="Staff Sees Stock", genres=("back-room",), stock=4)
+    assert stock_on(other_browser.get("/books", {"genre": "back-room"}), book.id) == "Only 4 left"
+    set_stock(dbsession, book.id, 1)  # behind the API's back: no version moves
+
+    assert stock_on(other_browser.get("/books", {"genre": "back-room"}), book.id) == "Only 4 left"  # cached
+    staff_member(dbsession, api_app, web)
+    assert stock_on(web.get("/books", {"genre": "back-room"}), book.id) == "Only 1 left"
+
+
+def test_bad_listing_input_is_a_friendly_answer(other_browser):
+    page = other_browser.get("/books", {"min_price": "lots", "page": "x", "sort": "nonsense"})
+    assert "Some filters were not understood" in page.text
+    other_browser.get("/authors/99999999999999999999", status=404)
+    other_browser.get("/books?q=%ff%fe", status="*").mustcontain(no=["Traceback"])
+
+
+def test_with_redis_down_listings_are_built_for_every_view(shop, own_redis, dbsession):  # noqa: F811
+    book = make_book(dbsession, title="Storm Shelf", authors=("Ivo Storm",), genres=("storms",), stock=2)
+    register(shop, name="Stormy Reader")
+    visitor = webtest.TestApp(shop.app, extra_environ={"REMOTE_ADDR": "127.0.0.41", **BROWSER})
+    author = card(visitor.get("/books", {"genre": "storms"}), book.id).select_one(".book-card-authors a")["href"]
+    paths = ["/", "/books?genre=storms", "/books?q=Storm+Shelf", "/books?genre=storms&sort=-price", author]
+    for path in paths:
+        visitor.get(path)  # cached in the storefront's Redis
+
+    own_redis.kill()  # our own server, not the machine's
+
+    for browser in (shop, visitor):
+        for path in paths:
+            page = browser.get(path)
+            assert stock_on(page, book.id) == "Only 2 left", path
+            assert not any(slot in page.text for slot in SLOTS), path
+    own_redis.start()
