@@ -164,7 +164,9 @@ def page_state(context: Context, request: Request) -> dict[str, Any]:
     if context.get("shared_fragment"):
         from .pagecache import CART_COUNT_SLOT
 
-        return {"user": None, "is_staff": False, "cart_count": CART_COUNT_SLOT, "flashes": []}
+        # ``shared_member``: the chrome every signed-in (non-staff) shopper gets, the same for all of them
+        user = {"role": "customer"} if context.get("shared_member") else None
+        return {"user": user, "is_staff": False, "cart_count": CART_COUNT_SLOT, "flashes": []}
     state: dict[str, Any] = {"user": None, "is_staff": False, "cart_count": 0, "flashes": []}
     if not has_session(request):
         return state

@@ -350,8 +350,18 @@ def _author_fetch(request: Request, author_id: int, page: int) -> Callable[[], t
 
 # -- listings through the listing cache (bookstore_web.pagecache.ListingCache) ------------------
 
+#: what a visitor's view reads from an entry; a signed-in shopper's; one with a message waiting
 VISITOR_FIELDS = ("page",)
+MEMBER_FIELDS = ("member", "cards")
 SHOPPER_FIELDS = ("main", "title", "cards")
+_INDENT = re.compile(r"\n\s+")
+
+
+def compact(html: str) -> str:
+    """The markup without its indentation and blank lines (listings hold no ``pre`` or ``textarea``)."""
+    return _INDENT.sub("\n", html)
+
+
 AUTHOR_PATH = re.compile(r"^/authors/([1-9][0-9]{0,17})$")
 
 
@@ -388,26 +398,34 @@ def listing_for(request: Request, route: str, author_id: int | None = None) -> L
 
 
 def _render_listing(request: Request, listing: Listing, context: dict[str, Any]) -> dict[str, bytes]:
-    """The entry's parts: the whole page a signed-out visitor gets, and the main content (with
-    its title) that a signed-in shopper's chrome is put around; per-shopper parts are slots."""
+    """The entry's parts: the whole page as a signed-out visitor gets it and as a signed-in shopper
+    does (the chrome differs), and the main content with its title, which the chrome of a shopper
+    with a message waiting is rendered around; per-shopper parts are slots (see the module's
+    ``_fill_slots`` and ``_with_wishlist``)."""
     env = request.registry["jinja_env"]
     template = env.get_template(listing.template)
     values = {**context, "request": request, "shared_fragment": True, "return_slot": RETURN_SLOT}
-    page = template.render(values)
+    page = compact(template.render(values))
     if listing.partial:
-        main, title = page, ""
+        member, main, title = page, page, ""
     else:
-        ctx = template.new_context(values)
-        main = "".join(template.blocks["content"](ctx))
+        member = compact(template.render({**values, "shared_member": True}))
+        main = compact("".join(template.blocks["content"](template.new_context(values))))
         title = "".join(template.blocks["title"](template.new_context(values)))
     cards = [[b["id"], "", b.get("title") or ""] for b in context.get("books", [])]
     cards += [[b["id"], "-new", b.get("title") or ""] for b in context.get("newest", [])]
     cards += [[b["id"], "-best", b.get("title") or ""] for b in context.get("bestsellers", [])]
-    return {"page": page.encode(), "main": main.encode(), "title": title.encode(), "cards": orjson.dumps(cards)}
+    return {
+        "page": page.encode(),
+        "member": member.encode(),
+        "main": main.encode(),
+        "title": title.encode(),
+        "cards": orjson.dumps(cards),
+    }
 
 
-def _visitor_body(request: Request, page: bytes, count: int = 0) -> bytes:
-    """The cached whole page with this visitor's parts in its slots."""
+def _fill_slots(request: Request, page: bytes, count: int = 0) -> bytes:
+    """A cached whole page with this shopper's parts in its slots: return URL, CSRF field, cart count."""
     next_url = escape(safe_next(request.path_qs, "/"))
     page = page.replace(RETURN_SLOT_BYTES, next_url.encode())
     if CSRF_SLOT_BYTES in page:
@@ -439,7 +457,7 @@ def cached_visitor_listing(request: Request) -> Response | None:
     parts = request.registry["listing_cache"].cached(listing.key, VISITOR_FIELDS)
     if parts is None:
         return None
-    return _html(_visitor_body(request, parts[0]))
+    return _html(_fill_slots(request, parts[0]))
 
 
 def _serve_listing(request: Request, listing: Listing) -> Response:
@@ -449,18 +467,16 @@ def _serve_listing(request: Request, listing: Listing) -> Response:
         return render_to_response(listing.template, context, request=request)
     cache = request.registry["listing_cache"]
     render = functools.partial(_render_listing, request, listing)
-    if request.user is None and not _has_flashes(request):
+    flashes = _has_flashes(request)
+    if request.user is None and not flashes:
         parts = cache.listing(listing.key, VISITOR_FIELDS, listing.fetch, render, listing.ttl)
-        return _html(_visitor_body(request, parts["page"], cart_count(request)))
+        return _html(_fill_slots(request, parts["page"], cart_count(request)))
+    if not flashes:  # a signed-in shopper: the whole page with a signed-in shopper's chrome
+        parts = cache.listing(listing.key, MEMBER_FIELDS, listing.fetch, render, listing.ttl)
+        page = _with_wishlist(request, parts["member"], parts["cards"])
+        return _html(_fill_slots(request, page, cart_count(request)))
     parts = cache.listing(listing.key, SHOPPER_FIELDS, listing.fetch, render, listing.ttl)
-    main = parts["main"].decode()
-    ids = wishlist_ids(request) or frozenset()
-    if ids:
-        for book_id, suffix, title in orjson.loads(parts["cards"]):
-            if book_id in ids:
-                book = {"id": book_id, "title": title}
-                neutral = _card_button(request, book, suffix, None)
-                main = main.replace(neutral, _card_button(request, book, suffix, True))
+    main = _with_wishlist(request, parts["main"], parts["cards"]).decode()
     main = main.replace(RETURN_SLOT, escape(return_to(request))).replace(CSRF_SLOT, csrf_field(request))
     if listing.partial:
         return _html(main.encode())
@@ -470,9 +486,21 @@ def _serve_listing(request: Request, listing: Listing) -> Response:
     return render_to_response("catalog/listing.html", context, request=request)
 
 
+def _with_wishlist(request: Request, html: bytes, cards: bytes) -> bytes:
+    """The listing with the signed-in shopper's wishlisted books' buttons in their "remove" state."""
+    ids = wishlist_ids(request)
+    if ids:
+        for book_id, suffix, title in orjson.loads(cards):
+            if book_id in ids:
+                book = {"id": book_id, "title": title}
+                neutral = _card_button(request, book, suffix, None).encode()
+                html = html.replace(neutral, _card_button(request, book, suffix, True).encode())
+    return html
+
+
 def _card_button(request: Request, book: dict[str, Any], suffix: str, state: bool | None) -> str:
     """A listing card's wishlist button as it is in the cached listing (slots for CSRF and return URL)."""
-    return render_partial(
+    html = render_partial(
         request,
         "partials/wishlist_button.html",
         book=book,
@@ -481,6 +509,7 @@ def _card_button(request: Request, book: dict[str, Any], suffix: str, state: boo
         next_url=RETURN_SLOT,
         shared_fragment=True,
     )
+    return compact(html)
 
 
 @view_config(route_name="home", request_method="GET")

@@ -144,7 +144,13 @@ def test_each_shopper_gets_their_own_parts_of_a_shared_listing(web, other_browse
     register(web, name="Signed In Lister")
     add_to_cart(web, plain.id, 2)
     token = csrf_token(web.get("/books", params))
-    web.post(f"/wishlist/{loved.id}", {"action": "add", "next": "/books", "csrf_token": token}, status=303)
+    saved = web.post(
+        f"/wishlist/{loved.id}", {"action": "add", "next": "/books?genre=shared-shelf", "csrf_token": token}
+    )
+    with_message = saved.follow()  # the listing in the chrome of a shopper with a message waiting
+    assert "Saved to your wishlist." in with_message.text and "Log out" in with_message.text
+    assert card(with_message, loved.id).select_one(".wishlist-button").get_text(" ", strip=True).startswith("♥ Remove")
+    assert not any(slot in with_message.text for slot in SLOTS)
 
     mine = web.get("/books", params)
     visitors = other_browser.get("/books", params)
