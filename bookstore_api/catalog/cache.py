@@ -6,7 +6,8 @@ Two kinds of version counters decide what a write invalidates:
   fields, stock, rating). A book's rendered JSON is stored under
   ``book:<id>:<version>``, so a stock change is visible on the next read.
 * ``ver:catalog`` — bumped after a change to what the catalog contains (a book
-  added, edited, archived or deleted). Listings, searches, genres and author
+  added, edited, archived or deleted, or one selling out or coming back in stock,
+  which changes what "in stock only" lists). Listings, searches, genres and author
   pages are stored under that version. Listings hold only book ids and the
   total; their items are rendered from the per-book entries, so stock and
   ratings in a listing are always as fresh as the book page.

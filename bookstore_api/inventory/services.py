@@ -108,8 +108,15 @@ class InventoryService:
 
     def _came_back(self, book_id: int, before: int, after: int) -> None:
         """Stock went from none to some: the wishers hear of it (once per restock)."""
+        self._in_stock_changed(before, after)
         if before <= 0 < after and self.mail is not None:
             queue_back_in_stock(self.db, self.mail, book_id)
+
+    def _in_stock_changed(self, before: int, after: int) -> None:
+        """A book sold out or came back: "in stock only" listings hold other books now, so the
+        catalogue version moves too (the book's own version moves with every stock change)."""
+        if (before > 0) != (after > 0) and self.cache is not None:
+            self.cache.after_commit_bump(catalog=True)
 
     def change_stock(
         self,
@@ -205,6 +212,7 @@ class InventoryService:
                     self.current_shortages(items) or [{"book_id": book_id}],
                 )
             self._low_stock_check(book_id, taken.resulting_quantity + quantity, taken.resulting_quantity)
+            self._in_stock_changed(taken.resulting_quantity + quantity, taken.resulting_quantity)
         self.stock_changed([book_id for book_id, _ in items])
 
     def return_for_order(self, order_id: int, items: list[tuple[int, int]], actor_user_id: int) -> None:

@@ -214,3 +214,25 @@ def test_with_redis_down_listings_are_built_for_every_view(shop, own_redis, dbse
             assert stock_on(page, book.id) == "Only 2 left", path
             assert not any(slot in page.text for slot in SLOTS), path
     own_redis.start()
+
+
+def test_in_stock_listings_follow_a_book_selling_out_and_coming_back(web, other_browser, dbsession, api_app):
+    last = make_book(dbsession, title="Last Copy Cove", genres=("coves",), stock=1)
+    make_book(dbsession, title="Plenty Cove", genres=("coves",), stock=9)
+    in_stock = {"genre": "coves", "in_stock": "1"}
+    assert card(other_browser.get("/books", in_stock), last.id) is not None
+    assert card(other_browser.get("/books", {"genre": "coves"}), last.id) is not None
+
+    register(web, name="Last Buyer")
+    add_to_cart(web, last.id, 1)
+    checkout(web).submit(status=303)
+
+    assert card(other_browser.get("/books", in_stock), last.id) is None
+    assert stock_on(other_browser.get("/books", {"genre": "coves"}), last.id) == "Out of stock"
+
+    staff = webtest.TestApp(web.app, extra_environ=dict(BROWSER))
+    staff_member(dbsession, api_app, staff)
+    restock = staff.get(f"/staff/books/{last.id}/stock").forms["stock-form"]
+    restock["delta"], restock["reason"] = "3", "restock"
+    restock.submit(status=303)
+    assert stock_on(other_browser.get("/books", in_stock), last.id) == "Only 3 left"
