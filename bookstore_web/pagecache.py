@@ -18,6 +18,10 @@ shopper is rendered around, and as a whole page with the chrome of a
 signed-out visitor, whose only per-visitor parts are slots (:data:`CART_COUNT_SLOT`)
 and which is therefore served with no template rendering at all.
 
+Listings (home, the catalogue with its filters, sorts and searches, author pages) are kept
+by :class:`ListingCache` the same way, checked against the catalogue's version and the
+version of every book they show; see its docstring.
+
 ``release`` is a digest of the templates and of the entry format, so a deploy
 that changes either starts from an empty page cache. Staff pages bypass the cache (staff may see
 archived books). With Redis down every page is built from the API, as if the

@@ -8,8 +8,9 @@
 * Whose state is shown: the ids of the books on the shopper's wishlist are kept in
   their session (as the cart count is), read from the API once after log-in and
   kept current by every add and remove made here and by each view of the wishlist
-  page. Page views therefore cost no API call. Listings are rendered per request,
-  so each card shows its shopper's state. The book page is shared between
+  page. Page views therefore cost no API call. Cached listings carry the neutral
+  button on every card; a signed-in shopper's wishlisted books get theirs swapped in
+  per request (``views.catalog``). The book page is shared between
   shoppers through the page cache (:mod:`bookstore_web.pagecache`): its button
   is a slot filled per request, and the whole page every signed-out visitor is
   served carries the neutral "Add to wishlist" button, the same for all of them.
