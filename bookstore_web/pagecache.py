@@ -88,6 +88,11 @@ class PageCache:
 
 #: where each listed book's wishlist button leads back to: the page's own URL, put in per request
 RETURN_SLOT = Markup("<return-to/>")
+#: where a shared listing page shows the shopper's waiting messages (usually none)
+FLASH_SLOT = Markup("<flash-messages/>")
+#: a listing is stored from its second view within this time on (views of a one-off search
+#: or of made-up filters leave a marker of a few bytes, never a page)
+ADMIT_SECONDS = 300
 LISTING_TTL = 300
 #: listings whose membership or order moves with sales and stock (bestselling, in stock only)
 VOLATILE_LISTING_TTL = 60
@@ -169,6 +174,8 @@ class ListingCache:
             return render(fetch()[0])
         if len(found) > 3 and all(value is not None for value in found[3:]):
             return dict(zip(fields, found[3:], strict=True))
+        if len(found) == 1 and self._first_view(key):
+            return render(fetch()[0])
         catalog = found[0]
         known: dict[int, bytes] = {}
         if len(found) >= 3 and found[1]:
@@ -204,6 +211,11 @@ class ListingCache:
 
         self.store.call(store)
         return parts
+
+    def _first_view(self, key: str) -> bool:
+        """Whether this is the first view of a listing not stored (then it is not stored yet)."""
+        marker = key + ":seen"
+        return self.store.call(lambda client: client.set(marker, b"1", nx=True, ex=ADMIT_SECONDS)) is True
 
 
 def includeme(config: Configurator) -> None:

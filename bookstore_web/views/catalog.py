@@ -28,6 +28,7 @@ from ..auth import is_staff, remember_user
 from ..pagecache import (
     CART_COUNT_SLOT,
     CSRF_SLOT,
+    FLASH_SLOT,
     LISTING_TTL,
     RETURN_SLOT,
     REVIEW_SLOT,
@@ -37,7 +38,7 @@ from ..pagecache import (
 from ..sessions import cart_count, has_session
 from ..templating import FLASH_QUEUES, csrf_field, render_partial
 from . import MAX_ID, clean_price, htmx_target, pages, path_id, positive_int, safe_next, see_other
-from .wishlist import in_wishlist, return_to, wishlist_button, wishlist_ids
+from .wishlist import in_wishlist, wishlist_button, wishlist_ids
 
 PER_PAGE = 24
 SORT_CHOICES = [
@@ -53,6 +54,7 @@ SORTS = {value for value, _ in SORT_CHOICES}
 RETURN_SLOT_BYTES = str(RETURN_SLOT).encode()
 CSRF_SLOT_BYTES = str(CSRF_SLOT).encode()
 CART_COUNT_SLOT_BYTES = str(CART_COUNT_SLOT).encode()
+FLASH_SLOT_BYTES = str(FLASH_SLOT).encode()
 
 
 _genres_lock = threading.Lock()
@@ -350,10 +352,9 @@ def _author_fetch(request: Request, author_id: int, page: int) -> Callable[[], t
 
 # -- listings through the listing cache (bookstore_web.pagecache.ListingCache) ------------------
 
-#: what a visitor's view reads from an entry; a signed-in shopper's; one with a message waiting
+#: what a signed-out visitor's view reads from an entry; what a signed-in shopper's does
 VISITOR_FIELDS = ("page",)
 MEMBER_FIELDS = ("member", "cards")
-SHOPPER_FIELDS = ("main", "title", "cards")
 _INDENT = re.compile(r"\n\s+")
 
 
@@ -374,7 +375,6 @@ class Listing:
     fetch: Callable[[], tuple[dict[str, Any], list[int]]]
     template: str
     partial: bool = False
-    search_q: str | None = None
 
 
 def listing_for(request: Request, route: str, author_id: int | None = None) -> Listing:
@@ -394,43 +394,36 @@ def listing_for(request: Request, route: str, author_id: int | None = None) -> L
     ttl = VOLATILE_LISTING_TTL if volatile else LISTING_TTL
     template = "catalog/_results.html" if partial else "catalog/books.html"
     fetch = _books_fetch(request, filters, errors, page, partial)
-    return Listing(key, ttl, fetch, template, partial, filters["q"])
+    return Listing(key, ttl, fetch, template, partial)
 
 
 def _render_listing(request: Request, listing: Listing, context: dict[str, Any]) -> dict[str, bytes]:
-    """The entry's parts: the whole page as a signed-out visitor gets it and as a signed-in shopper
-    does (the chrome differs), and the main content with its title, which the chrome of a shopper
-    with a message waiting is rendered around; per-shopper parts are slots (see the module's
-    ``_fill_slots`` and ``_with_wishlist``)."""
-    env = request.registry["jinja_env"]
-    template = env.get_template(listing.template)
-    values = {**context, "request": request, "shared_fragment": True, "return_slot": RETURN_SLOT}
+    """The entry's parts: the whole page as a signed-out visitor gets it and as a signed-in
+    (non-staff) shopper does, whose chrome differs only in its links; every per-shopper part is
+    a slot (see ``_fill_slots`` and ``_with_wishlist``)."""
+    template = request.registry["jinja_env"].get_template(listing.template)
+    values = {
+        **context,
+        "request": request,
+        "shared_fragment": True,
+        "return_slot": RETURN_SLOT,
+        "flash_slot": FLASH_SLOT,
+    }
     page = compact(template.render(values))
-    if listing.partial:
-        member, main, title = page, page, ""
-    else:
-        member = compact(template.render({**values, "shared_member": True}))
-        main = compact("".join(template.blocks["content"](template.new_context(values))))
-        title = "".join(template.blocks["title"](template.new_context(values)))
+    member = page if listing.partial else compact(template.render({**values, "shared_member": True}))
     cards = [[b["id"], "", b.get("title") or ""] for b in context.get("books", [])]
     cards += [[b["id"], "-new", b.get("title") or ""] for b in context.get("newest", [])]
     cards += [[b["id"], "-best", b.get("title") or ""] for b in context.get("bestsellers", [])]
-    return {
-        "page": page.encode(),
-        "member": member.encode(),
-        "main": main.encode(),
-        "title": title.encode(),
-        "cards": orjson.dumps(cards),
-    }
+    return {"page": page.encode(), "member": member.encode(), "cards": orjson.dumps(cards)}
 
 
-def _fill_slots(request: Request, page: bytes, count: int = 0) -> bytes:
-    """A cached whole page with this shopper's parts in its slots: return URL, CSRF field, cart count."""
+def _fill_slots(request: Request, page: bytes, count: int = 0, messages: bytes = b"") -> bytes:
+    """A cached page with this shopper's parts in its slots: return URL, CSRF fields, cart count, messages."""
     next_url = escape(safe_next(request.path_qs, "/"))
     page = page.replace(RETURN_SLOT_BYTES, next_url.encode())
     if CSRF_SLOT_BYTES in page:
         page = page.replace(CSRF_SLOT_BYTES, csrf_field(request).encode())
-    return page.replace(CART_COUNT_SLOT_BYTES, str(count).encode())
+    return page.replace(CART_COUNT_SLOT_BYTES, str(count).encode()).replace(FLASH_SLOT_BYTES, messages)
 
 
 def _html(body: bytes) -> Response:
@@ -461,29 +454,35 @@ def cached_visitor_listing(request: Request) -> Response | None:
 
 
 def _serve_listing(request: Request, listing: Listing) -> Response:
-    """A listing: cached parts with this shopper's parts filled in, or built for staff."""
+    """A listing: the cached page with this shopper's parts filled in, or built for staff."""
     if is_staff(request):  # staff bypass the shared cache
         context, _ = listing.fetch()
         return render_to_response(listing.template, context, request=request)
     cache = request.registry["listing_cache"]
     render = functools.partial(_render_listing, request, listing)
-    flashes = _has_flashes(request)
-    if request.user is None and not flashes:
+    messages = b"" if listing.partial else _messages(request)  # htmx parts leave them for the next page
+    if request.user is None:
         parts = cache.listing(listing.key, VISITOR_FIELDS, listing.fetch, render, listing.ttl)
-        return _html(_fill_slots(request, parts["page"], cart_count(request)))
-    if not flashes:  # a signed-in shopper: the whole page with a signed-in shopper's chrome
-        parts = cache.listing(listing.key, MEMBER_FIELDS, listing.fetch, render, listing.ttl)
-        page = _with_wishlist(request, parts["member"], parts["cards"])
-        return _html(_fill_slots(request, page, cart_count(request)))
-    parts = cache.listing(listing.key, SHOPPER_FIELDS, listing.fetch, render, listing.ttl)
-    main = _with_wishlist(request, parts["main"], parts["cards"]).decode()
-    main = main.replace(RETURN_SLOT, escape(return_to(request))).replace(CSRF_SLOT, csrf_field(request))
-    if listing.partial:
-        return _html(main.encode())
-    # both rendered by our templates, every value in them escaped then
-    page = {"title": Markup(parts["title"].decode()), "main": Markup(main)}  # noqa: S704
-    context = {"page": page, "search_q": listing.search_q}
-    return render_to_response("catalog/listing.html", context, request=request)
+        return _html(_fill_slots(request, parts["page"], cart_count(request), messages))
+    parts = cache.listing(listing.key, MEMBER_FIELDS, listing.fetch, render, listing.ttl)
+    page = _with_wishlist(request, parts["member"], parts["cards"])
+    return _html(_fill_slots(request, page, cart_count(request), messages))
+
+
+def _messages(request: Request) -> bytes:
+    """The shopper's waiting messages, rendered (and taken from the session); usually nothing."""
+    if not has_session(request):
+        return b""
+    try:
+        waiting = [
+            (queue, message)
+            for queue in FLASH_QUEUES
+            if request.session.peek_flash(queue)
+            for message in request.session.pop_flash(queue)
+        ]
+    except redis.RedisError:
+        return b""
+    return render_partial(request, "partials/flashes.html", flashes=waiting).encode() if waiting else b""
 
 
 def _with_wishlist(request: Request, html: bytes, cards: bytes) -> bytes:
