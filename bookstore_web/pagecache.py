@@ -31,6 +31,8 @@ cache did not exist.
 from __future__ import annotations
 
 import hashlib
+import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from bookstore_core.versioned import VersionedCache, book_version_key
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_TTL = 3600
 #: the shape of a cached entry; change it when the entry's keys change
-ENTRY_FORMAT = 4
+ENTRY_FORMAT = 5
 
 #: what ``csrf_input()`` renders while a shared fragment is built; a template cannot produce it
 #: from data (every value is HTML-escaped), so replacing it per request is safe
@@ -97,13 +99,17 @@ LISTING_TTL = 300
 #: listings whose membership or order moves with sales and stock (bestselling, in stock only)
 VOLATILE_LISTING_TTL = 60
 
+#: how many listings each process keeps a copy of (each stamp-checked against Redis per view)
+LOCAL_COPIES = 256
+
 # KEYS[1] = catalogue version key, KEYS[2] = entry (a hash); ARGV[1] = prefix of the book
-# version keys; ARGV[2..] = the entry's fields wanted. Answers {catalogue version} (no entry),
-# {catalogue version, ids, their current versions} (a stale entry: what a rebuild may use) or
-# that followed by the fields (the entry is current: same catalogue, every listed book unchanged).
+# version keys; ARGV[2] = the stamp of the caller's own copy of the entry ('' for none);
+# ARGV[3..] = the entry's fields wanted. Answers {catalogue version} (no entry), {catalogue
+# version, ids, their current versions} (a stale entry: what a rebuild may use), that and the
+# entry's stamp (it is current and the caller's copy is it) or that and the fields (current).
 _GET_LISTING = """
 local catalog = redis.call('GET', KEYS[1]) or '0'
-local head = redis.call('HMGET', KEYS[2], 'cat', 'ids', 'vers')
+local head = redis.call('HMGET', KEYS[2], 'cat', 'ids', 'vers', 'stamp')
 if not head[1] then return {catalog} end
 local keys = {}
 for id in string.gmatch(head[2], '%d+') do keys[#keys + 1] = ARGV[1] .. id end
@@ -114,10 +120,12 @@ if #keys > 0 then
   now = table.concat(found, ',')
 end
 if head[1] ~= catalog or head[3] ~= now then return {catalog, head[2], now} end
-local out = redis.call('HMGET', KEYS[2], unpack(ARGV, 2))
+if head[4] == ARGV[2] then return {catalog, head[2], now, head[4]} end
+local out = redis.call('HMGET', KEYS[2], unpack(ARGV, 3))
 table.insert(out, 1, catalog)
 table.insert(out, 2, head[2])
 table.insert(out, 3, now)
+table.insert(out, 4, head[4])
 return out
 """
 
@@ -140,21 +148,40 @@ class ListingCache:
         self.book_prefix = book_version_key(catalog_prefix, 0)[:-1]
         self.entry_prefix = store.key("web", "list", release, "")
         self._get = LuaScript(store.client, _GET_LISTING)
+        #: (key, fields) -> (stamp, fields' values): pages this process has read, so a view of
+        #: one that has not changed moves a few bytes from Redis instead of the page
+        self._local: dict[tuple[str, tuple[str, ...]], tuple[bytes, list[bytes]]] = {}
+        self._local_lock = threading.Lock()
 
     def entry_key(self, params: object) -> str:
         raw = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
         return self.entry_prefix + hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
-    def read(self, key: str, fields: tuple[str, ...]) -> list | None:
-        """The raw answer of the script (see ``_GET_LISTING``); None while Redis is unavailable."""
-        return self.store.call(lambda client: self._get(keys=[self.catalog_key, key], args=[self.book_prefix, *fields]))
+    def read(self, key: str, fields: tuple[str, ...]) -> tuple[list, list[bytes] | None] | None:
+        """``(answer, fields)``: the script's answer (see ``_GET_LISTING``) and the entry's fields
+        when it is current (from this process's copy when Redis says the copy is the entry);
+        None while Redis is unavailable."""
+        local = self._local.get((key, fields))
+        stamp = local[0] if local is not None else b""
+        args = [self.book_prefix, stamp, *fields]
+        found = self.store.call(lambda client: self._get(keys=[self.catalog_key, key], args=args))
+        if found is None:
+            return None
+        if len(found) == 4 and local is not None and found[3] == stamp:
+            return found, local[1]
+        if len(found) > 4 and all(value is not None for value in found[4:]):
+            values = found[4:]
+            with self._local_lock:
+                if len(self._local) >= LOCAL_COPIES:
+                    self._local.pop(next(iter(self._local)))  # the oldest copy
+                self._local[(key, fields)] = (found[3], values)
+            return found, values
+        return found, None
 
     def cached(self, key: str, fields: tuple[str, ...]) -> list[bytes] | None:
         """The fields of a current entry, or None (a miss, a stale entry, Redis down): never builds."""
         found = self.read(key, fields)
-        if found is None or len(found) <= 3 or any(value is None for value in found[3:]):
-            return None
-        return found[3:]
+        return None if found is None else found[1]
 
     def listing(
         self,
@@ -169,11 +196,12 @@ class ListingCache:
         ``fetch`` reads the data (API calls) and names the listed books; ``render`` makes the
         entry's parts from it.
         """
-        found = self.read(key, fields)
-        if found is None:  # Redis is unavailable: as if there were no cache
+        read = self.read(key, fields)
+        if read is None:  # Redis is unavailable: as if there were no cache
             return render(fetch()[0])
-        if len(found) > 3 and all(value is not None for value in found[3:]):
-            return dict(zip(fields, found[3:], strict=True))
+        found, values = read
+        if values is not None:
+            return dict(zip(fields, values, strict=True))
         if len(found) == 1 and self._first_view(key):
             return render(fetch()[0])
         catalog = found[0]
@@ -199,6 +227,7 @@ class ListingCache:
             "cat": catalog,
             "ids": ",".join(str(book_id) for book_id in ids),
             "vers": b",".join(known[book_id] for book_id in ids),
+            "stamp": secrets.token_hex(8),
             **parts,
         }
 
