@@ -5,8 +5,9 @@ set; the Redis keys go under a prefix of this run's own, deleted afterwards), se
 runs ``bookstore serve api`` and ``bookstore serve web`` as their own processes, and loads the
 storefront's ``/healthz`` and each listing (home, ``/books``, a genre with a sort, a search, a
 genre, an author) with ``wrk`` for a few seconds each: first as a visitor without a session, then
-as a signed-in shopper (a session cookie from registering). Prints req/s, p50/p99 and each
-page's ratio to the ``/healthz`` measured in the same run, with the load average, and writes
+as a signed-in shopper (a session cookie from registering), with ``/healthz`` before each page
+and after the last. Prints req/s, p50/p99 and each page's ratio to the mean of the ``/healthz``
+runs either side of it (the healthz row: their mean), with the load average, and writes
 bench/results/web-listings-<UTC timestamp>.json.
 
     .venv/bin/python bench/web_listings.py [--books 5000] [--seconds 4] [--connections 16]
@@ -136,7 +137,7 @@ def main() -> int:
     prefix = f"bench-listings-{secrets.token_hex(3)}:"
     env = {"BOOKSTORE_REDIS_PREFIX": prefix}
     results: dict[str, dict] = {}
-    loads: list[tuple[str, list[float]]] = []
+    sizes: dict[str, int] = {}
     with services("bench_web_listings") as (database_url, redis_url):
         upgrade(database_url)
         engine = make_engine({"sqlalchemy.url": database_url})
@@ -152,24 +153,41 @@ def main() -> int:
                 if not args.signed_out_only:
                     shoppers["signed in"] = signed_in_cookie(web_url)
                 for who, cookie in shoppers.items():
-                    for name, path in {"healthz": "/healthz", **paths}.items():
-                        status, body, _ = get(web_url, path, cookie)  # fills the caches
-                        if status != 200:
-                            raise RuntimeError(f"{path}: {status}")
+                    # /healthz before every page and after the last: each page's ratio is to the
+                    # mean of the /healthz runs either side of it (the machine's load drifts)
+                    plan = [("healthz", "/healthz")]
+                    for name, path in paths.items():
+                        plan += [(name, path), ("healthz", "/healthz")]
+                    for path in {"/healthz", *paths.values()}:
+                        for _ in range(2):  # a listing is stored from its second view
+                            status, body, _ = get(web_url, path, cookie)
+                            if status != 200:
+                                raise RuntimeError(f"{path}: {status}")
+                        sizes[path] = len(body)
                         wrk(web_url, path, 1, 4, cookie)  # warm up
-                        loads.append((f"{who} {name}", list(os.getloadavg())))
+                    healthz_runs: list[float] = []
+                    for name, path in plan:
                         result = wrk(web_url, path, args.seconds, args.connections, cookie)
-                        result.update(path=path, bytes=len(body), load_average=round(os.getloadavg()[0], 2))
-                        results[f"{who} {name}"] = result
+                        result.update(path=path, bytes=sizes[path], load_average=round(os.getloadavg()[0], 2))
+                        if name == "healthz":
+                            healthz_runs.append(result["rps"])
+                            results.setdefault(f"{who} healthz", {**result, "runs": []})["runs"].append(result["rps"])
+                        else:
+                            result["healthz_before"] = healthz_runs[-1]
+                            results[f"{who} {name}"] = result
+                    for name in paths:
+                        result = results[f"{who} {name}"]
+                        after = healthz_runs[list(paths).index(name) + 1]
+                        result["healthz_rps"] = round((result.pop("healthz_before") + after) / 2, 1)
+                    runs = results[f"{who} healthz"]["runs"]
+                    results[f"{who} healthz"]["healthz_rps"] = results[f"{who} healthz"]["rps"] = sum(runs) / len(runs)
         finally:
             delete_prefix(redis_url, prefix)
 
     print(f"\nstorefront listings (wrk, {args.connections} connections, {args.seconds:.0f}s each, {args.books} books)")
     print(f"{'page':<22}{'req/s':>9}{'x healthz':>11}{'p50 ms':>9}{'p99 ms':>9}{'KB':>7}{'errors':>8}{'load':>7}")
     for name, result in results.items():
-        who = name.split(" ")[0] + " " + name.split(" ")[1]
-        healthz = results.get(f"{who} healthz", {}).get("rps") or 0
-        result["ratio"] = round(result["rps"] / healthz, 3) if healthz else None
+        result["ratio"] = round(result["rps"] / result["healthz_rps"], 3) if result["healthz_rps"] else None
         ratio = f"{result['ratio']:.2f}" if result["ratio"] is not None else "-"
         print(
             f"{name:<22}{result['rps']:>9.0f}{ratio:>11}{result['p50_ms'] or 0:>9.1f}{result['p99_ms'] or 0:>9.1f}"
