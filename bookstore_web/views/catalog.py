@@ -30,6 +30,7 @@ from ..pagecache import (
     CSRF_SLOT,
     FLASH_SLOT,
     LISTING_TTL,
+    LOCAL_COPIES,
     RETURN_SLOT,
     REVIEW_SLOT,
     VOLATILE_LISTING_TTL,
@@ -417,13 +418,40 @@ def _render_listing(request: Request, listing: Listing, context: dict[str, Any])
     return {"page": page.encode(), "member": member.encode(), "cards": orjson.dumps(cards)}
 
 
-def _fill_slots(request: Request, page: bytes, count: int = 0, messages: bytes = b"") -> bytes:
-    """A cached page with this shopper's parts in its slots: return URL, CSRF fields, cart count, messages."""
-    next_url = escape(safe_next(request.path_qs, "/"))
-    page = page.replace(RETURN_SLOT_BYTES, next_url.encode())
-    if CSRF_SLOT_BYTES in page:
-        page = page.replace(CSRF_SLOT_BYTES, csrf_field(request).encode())
-    return page.replace(CART_COUNT_SLOT_BYTES, str(count).encode()).replace(FLASH_SLOT_BYTES, messages)
+_SLOTS = re.compile(
+    b"("
+    + b"|".join(
+        re.escape(slot) for slot in (RETURN_SLOT_BYTES, CSRF_SLOT_BYTES, CART_COUNT_SLOT_BYTES, FLASH_SLOT_BYTES)
+    )
+    + b")"
+)
+#: cached pages cut at their slots (keyed by the page itself: the listing cache hands out the
+#: same bytes object for as long as the page is current, and a bytes object keeps its hash)
+_cut_pages: dict[bytes, list[bytes]] = {}
+
+
+def _fill_slots(request: Request, page: bytes, count: int = 0, messages: bytes = b"", *, reuse: bool = True) -> bytes:
+    """A cached page with this shopper's parts in its slots: return URL, CSRF fields, cart count, messages.
+
+    ``reuse``: the page is one the listing cache keeps (so its cut is kept too).
+    """
+    parts = _cut_pages.get(page) if reuse else None
+    if parts is None:
+        parts = _SLOTS.split(page)
+        if reuse:
+            if len(_cut_pages) >= LOCAL_COPIES:
+                _cut_pages.clear()
+            _cut_pages[page] = parts
+    values = {
+        RETURN_SLOT_BYTES: escape(safe_next(request.path_qs, "/")).encode(),
+        CSRF_SLOT_BYTES: csrf_field(request).encode() if len(parts) > 1 else b"",
+        CART_COUNT_SLOT_BYTES: str(count).encode(),
+        FLASH_SLOT_BYTES: messages,
+    }
+    out = parts.copy()
+    for index in range(1, len(out), 2):  # the slots: every other part
+        out[index] = values[out[index]]
+    return b"".join(out)
 
 
 def _html(body: bytes) -> Response:
@@ -466,7 +494,7 @@ def _serve_listing(request: Request, listing: Listing) -> Response:
         return _html(_fill_slots(request, parts["page"], cart_count(request), messages))
     parts = cache.listing(listing.key, MEMBER_FIELDS, listing.fetch, render, listing.ttl)
     page = _with_wishlist(request, parts["member"], parts["cards"])
-    return _html(_fill_slots(request, page, cart_count(request), messages))
+    return _html(_fill_slots(request, page, cart_count(request), messages, reuse=page is parts["member"]))
 
 
 def _messages(request: Request) -> bytes:
