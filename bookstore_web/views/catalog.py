@@ -3,6 +3,12 @@
 htmx parts: live search suggestions (``/search/suggest``) and the results list
 of ``/books``, which is re-rendered alone when the filter form or a page link is
 used with JavaScript on (the URL is pushed, so back/forward and bookmarks work).
+
+Listings (home, ``/books`` with every filter, sort, page and search, its htmx part, author
+pages) are served from the listing cache (:class:`bookstore_web.pagecache.ListingCache`):
+whole pages rendered once for signed-out visitors and once for signed-in shoppers, with slots
+for what differs per shopper. A visitor without a session is answered before routing
+(:func:`cached_visitor_listing`); staff bypass the cache.
 """
 
 from __future__ import annotations
