@@ -250,15 +250,19 @@ def prepare_catalogue(database_url: str, covers_dir: Path, books: int) -> None:
 # --- the run -------------------------------------------------------------------------------------------------
 
 
-def score_pages(urls: dict[str, str], cookie: str | None, runs: int) -> tuple[dict, dict]:
+def score_pages(urls: dict[str, str], cookie: str | None, runs: int, reports: Path | None = None) -> tuple[dict, dict]:
     results: dict[str, dict[str, Any]] = {}
     all_runs: dict[str, list[dict[str, Any]]] = {}
     for page, url in urls.items():
         # one untimed visit first, so every page is measured warm (templates compiled, caches filled)
         run_lighthouse(url, cookie if page in SHOPPER_PAGES else None)
         page_runs = []
-        for _ in range(runs):
-            summary = summarize(run_lighthouse(url, cookie if page in SHOPPER_PAGES else None))
+        for run in range(runs):
+            report = run_lighthouse(url, cookie if page in SHOPPER_PAGES else None)
+            if reports is not None:
+                reports.mkdir(parents=True, exist_ok=True)
+                (reports / f"{page}-{run + 1}.json").write_text(json.dumps(report))
+            summary = summarize(report)
             summary["load_average"] = round(os.getloadavg()[0], 2)
             page_runs.append(summary)
         all_runs[page] = page_runs
@@ -276,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page (the median is reported)")
     parser.add_argument("--books", type=int, default=2000, help="size of the demo catalogue")
     parser.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated subset of {','.join(PAGES)}")
+    parser.add_argument("--reports", type=Path, help="keep every run's full Lighthouse JSON report in this directory")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a page misses a target")
     args = parser.parse_args(argv)
     pages = [page.strip() for page in args.pages.split(",") if page.strip()]
@@ -306,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                 urls = {page: url for page, url in page_urls(web_url, book_id, query).items() if page in pages}
                 cookie = shopper_cookie(web_url, book_id) if SHOPPER_PAGES & set(pages) else None
                 print(f"lighthouse {version}, mobile defaults, {args.runs} runs per page, Chromium at {CHROMIUM}")
-                results, all_runs = score_pages(urls, cookie, args.runs)
+                results, all_runs = score_pages(urls, cookie, args.runs, args.reports)
         finally:
             shutil.rmtree(covers_dir, ignore_errors=True)
     load_after = os.getloadavg()
