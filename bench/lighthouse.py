@@ -97,7 +97,8 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def misses(summary: dict[str, Any]) -> list[str]:
     """What keeps a page from the targets (empty when it meets all of them)."""
-    found = [
+    found = [f"error: {summary['error']}"] if summary.get("error") else []
+    found += [
         f"{name} {summary[name]} < {target}"
         for name, target in TARGETS.items()
         if summary.get(name) is None or summary[name] < target
@@ -258,11 +259,20 @@ def score_pages(urls: dict[str, str], cookie: str | None, runs: int, reports: Pa
         run_lighthouse(url, cookie if page in SHOPPER_PAGES else None)
         page_runs = []
         for run in range(runs):
-            report = run_lighthouse(url, cookie if page in SHOPPER_PAGES else None)
+            try:
+                report = run_lighthouse(url, cookie if page in SHOPPER_PAGES else None)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:  # one broken run is a result, not the end
+                page_runs.append(
+                    {"url": url, **dict.fromkeys(("perf", "a11y", "bp", "seo", "cls", "tbt_ms")), "error": str(exc)}
+                )
+                continue
             if reports is not None:
                 reports.mkdir(parents=True, exist_ok=True)
                 (reports / f"{page}-{run + 1}.json").write_text(json.dumps(report))
             summary = summarize(report)
+            if summary["url"] != url:  # e.g. sent to the log-in page: not the page we meant to score
+                summary["error"] = f"ended at {summary['url']}"
+                summary["perf"] = None
             summary["load_average"] = round(os.getloadavg()[0], 2)
             page_runs.append(summary)
         all_runs[page] = page_runs

@@ -62,7 +62,11 @@ def test_a_category_without_a_score_is_a_miss(lighthouse):
     summary = lighthouse.summarize(broken)
     assert summary["perf"] is None and summary["cls"] is None
     assert summary["error"] == "The page did not paint any content."
-    assert lighthouse.misses(summary) == ["perf None < 95", "CLS None > 0"]
+    assert lighthouse.misses(summary) == [
+        "error: The page did not paint any content.",
+        "perf None < 95",
+        "CLS None > 0",
+    ]
 
 
 def test_the_median_run_is_one_real_run(lighthouse):
