@@ -62,6 +62,8 @@ def test_the_catalogue_filters_are_folded_on_a_phone_only(visitor, viewport, sho
     assert page.locator("#filters-form").is_visible() is shown
     assert page.evaluate("() => document.querySelector('.filters-box').open") is shown
     assert page.locator("#results-title").is_visible()
+    # "Refine" is a button to tab to only where it folds something
+    assert page.evaluate("() => document.querySelector('.filters-box > summary').tabIndex") == (-1 if shown else 0)
     if not shown:
         # a tap on "Refine" unfolds them
         page.locator(".filters-box > summary").click()

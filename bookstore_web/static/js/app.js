@@ -21,8 +21,12 @@
     var box = document.querySelector(".filters-box");
     if (!box) return;
     var wide = window.matchMedia("(min-width: 50rem)");
+    var summary = box.querySelector("summary");
     var follow = function () {
       if (wide.matches) box.setAttribute("open", "");
+      // there is nothing to fold on a wide screen: "Refine" is a heading there, not a button to tab to
+      if (wide.matches) summary.setAttribute("tabindex", "-1");
+      else summary.removeAttribute("tabindex");
     };
     follow();
     wide.addEventListener("change", follow);
