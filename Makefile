@@ -74,8 +74,13 @@ migrate: bootstrap ## Apply migrations to BOOKSTORE_DATABASE_URL
 seed: bootstrap ## Seed BOOKS (default 100000) books into BOOKSTORE_DATABASE_URL
 	@$(VENV)/bin/bookstore seed --books $${BOOKS:-100000}
 
-bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes bench/results/)
+bench: bootstrap ## Run the benchmarks under bench/, then Lighthouse (prints numbers, writes bench/results/)
 	@$(PY) bench/run.py
+	@$(PY) bench/lighthouse.py
+
+.PHONY: lighthouse
+lighthouse: bootstrap ## Lighthouse (mobile) on the storefront's main pages in Chromium: make lighthouse [LIGHTHOUSE_ARGS="--runs 5"]
+	@$(PY) bench/lighthouse.py $(LIGHTHOUSE_ARGS)
 
 requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file ../requirements.txt app.in

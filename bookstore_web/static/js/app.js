@@ -14,12 +14,22 @@
     if (heading) heading.focus({ preventScroll: false });
   });
 
-  // On small screens the catalogue filters start folded (unless some are in use), so results come first.
+  // The catalogue filters come folded (unless some are in use), so on a phone the results come first.
+  // On wider screens the stylesheet shows them anyway; mark them open there so that assistive
+  // technology is told the same (nothing moves: they are already on screen).
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.querySelector(".filters-box");
-    if (box && !box.hasAttribute("data-keep-open") && window.matchMedia("(max-width: 50rem)").matches) {
-      box.removeAttribute("open");
-    }
+    if (!box) return;
+    var wide = window.matchMedia("(min-width: 50rem)");
+    var summary = box.querySelector("summary");
+    var follow = function () {
+      if (wide.matches) box.setAttribute("open", "");
+      // there is nothing to fold on a wide screen: "Refine" is a heading there, not a button to tab to
+      if (wide.matches) summary.setAttribute("tabindex", "-1");
+      else summary.removeAttribute("tabindex");
+    };
+    follow();
+    wide.addEventListener("change", follow);
   });
 
   // Escape closes the live search suggestions.
