@@ -99,7 +99,8 @@ class StepSearch:
         if good is None:  # even the first step failed: halve until one passes (within reason)
             smallest = min(rate for rate, _ in self.results)
             return smallest / 2 if smallest / 2 >= self.start / 8 else None
-        refined = sum(1 for rate, _ in self.results if good <= rate <= bad) - 2
+        first_failure = next(i for i, (_, ok) in enumerate(self.results) if not ok)
+        refined = len(self.results) - first_failure - 1  # steps run since the first failing one
         if refined >= self.refinements or bad - good <= 0.1 * good:
             return None
         return round((good + bad) / 2, 3)
