@@ -77,6 +77,10 @@ seed: bootstrap ## Seed BOOKS (default 100000) books into BOOKSTORE_DATABASE_URL
 bench: bootstrap ## Run the benchmarks under bench/ (prints numbers, writes bench/results/)
 	@$(PY) bench/run.py
 
+.PHONY: loadtest
+loadtest: bootstrap ## Shopper-mix load test through a local stack up to p99 250 ms (LOADTEST_ARGS=--quick: a smoke run)
+	@$(PY) bench/shopper_mix.py $(LOADTEST_ARGS)
+
 requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file ../requirements.txt app.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c ../requirements.txt --output-file api.txt api.in

@@ -51,7 +51,18 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shopper_stats import MIX, Sample, StepSearch, arrival_times, line_chart_svg, percentile, pick_kind, summarize
+from shopper_stats import (
+    MIX,
+    Sample,
+    StepSearch,
+    arrival_times,
+    capacity_model,
+    line_chart_svg,
+    percentile,
+    pick_kind,
+    summarize,
+    weighted_cpu_ms,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -484,6 +495,13 @@ async def run_step(
     meter_task = asyncio.create_task(measure())
     tasks = await arrivals()
     cpu, data = await meter_task
+    # what the idle stack spends anyway (the load balancer's health checks every 500 ms, timers)
+    measured_seconds = seconds - warmup
+    idle = meters.get("idle", {})
+    cpu = {k: round(max(v - idle.get(k, 0.0) * measured_seconds, 0.0), 4) for k, v in cpu.items()}
+    data = {
+        k: (v if k == "pg_connections" else max(v - idle.get(k, 0.0) * measured_seconds, 0.0)) for k, v in data.items()
+    }
     pending = [t for t in tasks if not t.done()]
     if pending:
         _done, pending = await asyncio.wait(pending, timeout=drain)
@@ -562,7 +580,12 @@ async def page_costs(run: Run, cpu: CpuMeter, counts: dict[str, int], rng: rando
 
     async def measure(kind: str, prepare, fire, count: int, rate: float) -> None:
         run.samples = []
-        state = await prepare(count)
+        try:
+            state = await prepare(count)
+        except SessionFailed as exc:
+            results[kind] = {"requests": 0, "error": f"preparing failed: {exc}"}
+            say(f"{kind:<14} not measured: preparing failed ({exc})")
+            return
         await asyncio.sleep(0.5)
         before = cpu.read()
         errors, seconds = await fixed_rate(lambda i: fire(state, i), count, rate)
@@ -642,9 +665,12 @@ async def page_costs(run: Run, cpu: CpuMeter, counts: dict[str, int], rng: rando
         async def ready_to_pay(n: int) -> list[Shopper]:
             shoppers = await with_item(n)
 
+            hashing = asyncio.Semaphore(2)  # the API hashes two passwords at a time per process
+
             async def prepare(s: Shopper, email: str) -> None:
                 await s.get("/login")
-                await s.post("/login", {"email": email, "password": PASSWORD, "next": ""})
+                async with hashing:
+                    await s.post("/login", {"email": email, "password": PASSWORD, "next": ""})
                 await s.get("/checkout")
 
             await asyncio.gather(*(prepare(s, emails[i]) for i, s in enumerate(shoppers)))
@@ -679,6 +705,41 @@ def print_steps(steps: list[dict]) -> None:
         )
 
 
+async def idle_rates(meters: dict, seconds: float = 5.0) -> dict[str, float]:
+    """CPU seconds and counter increments per second of the stack with no shoppers."""
+    cpu0 = meters["cpu"].read() if meters.get("cpu") else {}
+    data0 = meters["data"].read()
+    await asyncio.sleep(seconds)
+    cpu1 = meters["cpu"].read() if meters.get("cpu") else {}
+    data1 = meters["data"].read()
+    rates = {k: v / seconds for k, v in cpu_delta(cpu0, cpu1).items() if k != "generator"} if cpu0 else {}
+    rates.update({k: (data1[k] - data0[k]) / seconds for k in data1 if k in data0 and k != "pg_connections"})
+    return {k: round(v, 4) for k, v in rates.items()}
+
+
+def mix_model(steps: list[dict], costs: dict) -> dict:
+    """The mix's CPU per request (page kinds weighted as the steps requested them) and the capacity model."""
+    counts: dict[str, int] = {}
+    for step in steps:
+        for page, figures in step["pages"].items():
+            counts[page] = counts.get(page, 0) + figures["requests"]
+    page_cpu = {page: figures["cpu_ms"] for page, figures in costs["pages"].items()}
+    cpu_ms = weighted_cpu_ms(page_cpu, counts)
+    requests = sum(step["requests"] for step in steps) or 1
+    redis_per_request = sum(step["data"].get("redis_commands", 0) for step in steps) / requests
+    sessions = sum(sum(step["sessions_completed"].values()) for step in steps) or 1
+    return {
+        "page_requests": counts,
+        "mix_cpu_ms_per_request": cpu_ms,
+        "redis_commands_per_request": round(redis_per_request, 2),
+        "requests_per_session": round(sum(s["rps"] * (s["seconds"] - s["warmup"]) for s in steps) / sessions, 2),
+        "per_1000_shoppers": {
+            f"{think:g}s": capacity_model(cpu_ms, think_seconds=think, redis_commands_per_request=redis_per_request)
+            for think in (10.0, 5.0)
+        },
+    }
+
+
 async def main_async(args: argparse.Namespace, base: str, state: dict | None) -> dict:
     catalogue = load_catalogue(base)
     database_url = args.database_url or (state or {}).get("database_url")
@@ -692,6 +753,8 @@ async def main_async(args: argparse.Namespace, base: str, state: dict | None) ->
     run = Run(base, catalogue, accounts, args.think, args.timeout)
     meters = {"cpu": CpuMeter(state) if state else None, "data": DataCounters(database_url, redis_url)}
     rng = random.Random(args.seed)
+    meters["idle"] = await idle_rates(meters)
+    say(f"idle stack per second: {meters['idle']}")
     steps: list[dict] = []
     search = StepSearch(start=args.start, p99_limit_ms=args.p99_limit, error_limit=args.error_limit)
     fixed = [float(r) for r in args.rates.split(",")] if args.rates else None
@@ -716,6 +779,15 @@ async def main_async(args: argparse.Namespace, base: str, state: dict | None) ->
             counts = {"get": 15, "get_rate": 10.0, "post": 8, "post_rate": 5.0, "login": 4, "login_rate": 2.0}
         costs = await page_costs(run, meters["cpu"], counts, rng)
     best = max((s for s in steps if s["passed"]), key=lambda s: s["offered"], default=None)
+    model = None
+    if costs and steps:
+        model = mix_model(steps, costs)
+        for think, figures in model["per_1000_shoppers"].items():
+            say(
+                f"1,000 shoppers, a page every {think}: {figures['requests_per_second']:g} req/s, "
+                f"{figures['app_cores']:g} app cores, instances {figures['instances']}, "
+                f"PostgreSQL {figures['postgres_cores']:g} cores, Redis {figures['redis_commands_per_second']} cmd/s"
+            )
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "base": base,
@@ -738,6 +810,7 @@ async def main_async(args: argparse.Namespace, base: str, state: dict | None) ->
         },
         "first_failing": min((s["offered"] for s in steps if not s["passed"]), default=None),
         "page_costs": costs,
+        "model": model,
     }
 
 
@@ -779,6 +852,9 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://{state['config']['listen']}"
     try:
         result = asyncio.run(main_async(args, base, state))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
     finally:
         if started and not args.keep:
             stop_stack(folder)

@@ -236,3 +236,69 @@ def line_chart_svg(
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- the capacity model (docs/capacity.md)
+
+#: vCPUs of the instance types in inventories/*/group_vars (t3: burstable, 20 % baseline per vCPU)
+INSTANCE_VCPUS = {"t3.small": 2, "t3.medium": 2}
+#: page kinds without a run of their own, costed like the nearest measured one
+FALLBACK_PAGE = {"login_form": "home", "checkout_form": "cart", "order": "cart", "other": "home"}
+
+
+def weighted_cpu_ms(page_costs: dict[str, dict[str, float]], page_counts: dict[str, int]) -> dict[str, float]:
+    """CPU ms per request of each process group, averaged over the mix's page kinds by their request counts."""
+    counted = {
+        page: n for page, n in page_counts.items() if (page in page_costs or FALLBACK_PAGE.get(page) in page_costs)
+    }
+    total = sum(counted.values())
+    out: dict[str, float] = {}
+    for page, n in counted.items():
+        cost = page_costs.get(page) or page_costs[FALLBACK_PAGE[page]]
+        for group, ms in cost.items():
+            out[group] = out.get(group, 0.0) + ms * n / total
+    return {group: round(ms, 2) for group, ms in out.items()}
+
+
+def capacity_model(
+    cpu_ms: dict[str, float],
+    *,
+    shoppers: int = 1000,
+    think_seconds: float = 10.0,
+    target_utilisation: float = 0.6,
+    instance_vcpus: dict[str, int] | None = None,
+    redis_commands_per_request: float = 0.0,
+    pool_per_api_process: int = 20,
+    connections_per_host_extra: int = 2,
+    minimum_instances: int = 2,
+) -> dict:
+    """Instances per ``shoppers`` concurrent shoppers from CPU ms per request.
+
+    A concurrent shopper asks for a page every ``think_seconds``; the API and storefront
+    processes of an instance (one of each per 2 vCPUs) may use ``target_utilisation`` of its
+    vCPUs; at least ``minimum_instances`` (one per availability zone). HAProxy's share is the
+    ALB's on AWS and is left out; PostgreSQL and Redis are reported as cores of their own.
+    """
+    vcpus_of = instance_vcpus or INSTANCE_VCPUS
+    rps = shoppers / think_seconds
+    app_ms = cpu_ms.get("api", 0.0) + cpu_ms.get("web", 0.0)
+    app_cores = rps * app_ms / 1000
+    vcpus_needed = app_cores / target_utilisation
+    instances = {kind: max(minimum_instances, math.ceil(vcpus_needed / vcpus)) for kind, vcpus in vcpus_of.items()}
+    per_instance_connections = {
+        kind: (vcpus // 2) * pool_per_api_process + connections_per_host_extra for kind, vcpus in vcpus_of.items()
+    }
+    return {
+        "shoppers": shoppers,
+        "think_seconds": think_seconds,
+        "requests_per_second": round(rps, 1),
+        "app_cpu_ms_per_request": round(app_ms, 2),
+        "app_cores": round(app_cores, 2),
+        "vcpus_at_target": round(vcpus_needed, 2),
+        "instances": instances,
+        "processes_per_instance": {kind: vcpus for kind, vcpus in vcpus_of.items()},
+        "postgres_cores": round(rps * cpu_ms.get("postgres", 0.0) / 1000, 3),
+        "redis_cores": round(rps * cpu_ms.get("redis", 0.0) / 1000, 3),
+        "redis_commands_per_second": round(rps * redis_commands_per_request),
+        "postgres_connections": {kind: instances[kind] * per_instance_connections[kind] for kind in vcpus_of},
+    }

@@ -17,10 +17,12 @@ from shopper_stats import (
     Sample,
     StepSearch,
     arrival_times,
+    capacity_model,
     line_chart_svg,
     percentile,
     pick_kind,
     summarize,
+    weighted_cpu_ms,
 )
 
 
@@ -157,3 +159,38 @@ def test_chart_is_valid_svg_with_both_series(tmp_path):
     assert root.find("s:title", ns).text
     assert "250 ms" in root.find("s:desc", ns).text
     assert "p99 latency (ms)" in svg
+
+
+def test_mix_cpu_is_weighted_by_each_page_kinds_requests():
+    costs = {
+        "book": {"api": 10.0, "web": 4.0},
+        "checkout": {"api": 40.0, "web": 10.0},
+        "cart": {"api": 6.0, "web": 4.0},
+    }
+    counts = {"book": 90, "checkout": 10, "order": 0, "unknown_page": 50}
+    weighted = weighted_cpu_ms(costs, counts)
+    assert weighted == {"api": 13.0, "web": 4.6}  # 0.9*10 + 0.1*40; unmeasured kinds are left out
+    assert weighted_cpu_ms(costs, {"order": 4}) == {"api": 6.0, "web": 4.0}  # costed like the cart page
+
+
+def test_capacity_model_turns_cpu_per_request_into_instances():
+    model = capacity_model(
+        {"api": 12.0, "web": 8.0, "postgres": 3.0, "haproxy": 1.0},
+        shoppers=1000,
+        think_seconds=10,
+        target_utilisation=0.5,
+        instance_vcpus={"small": 2, "large": 8},
+        redis_commands_per_request=4,
+    )
+    assert model["requests_per_second"] == 100
+    assert model["app_cpu_ms_per_request"] == 20.0  # HAProxy is the ALB's share, not the instances'
+    assert model["app_cores"] == 2.0
+    assert model["vcpus_at_target"] == 4.0
+    assert model["instances"] == {"small": 2, "large": 2}  # never fewer than one per zone
+    assert model["postgres_cores"] == 0.3
+    assert model["redis_commands_per_second"] == 400
+    assert model["postgres_connections"] == {"small": 2 * 22, "large": 2 * (4 * 20 + 2)}
+    busier = capacity_model(
+        {"api": 12.0, "web": 8.0}, shoppers=5000, think_seconds=5, target_utilisation=0.5, instance_vcpus={"small": 2}
+    )
+    assert busier["instances"] == {"small": 20}  # 1000 req/s x 20 ms = 20 cores, 40 vCPUs at 50 %
