@@ -814,6 +814,37 @@ async def main_async(args: argparse.Namespace, base: str, state: dict | None) ->
     }
 
 
+def markdown(result: dict) -> str:
+    """The tables of docs/capacity.md from one run's JSON."""
+    out = [
+        "| offered sessions/s | achieved sessions/s | req/s | p50 ms | p95 ms | p99 ms | errors | "
+        "app CPU ms/req (API + web) | PostgreSQL ms/req | load average |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sorted(result["steps"], key=lambda s: s["offered"]):
+        cpu = s["cpu_ms_per_request"]
+        errors = ", ".join(f"{k} ×{v}" for k, v in s["errors_by_kind"].items()) or "0"
+        out.append(
+            f"| {s['offered']:g} | {s['achieved']:g} | {s['rps']:g} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | "
+            f"{errors} | {cpu.get('api', 0) + cpu.get('web', 0):.1f} | {cpu.get('postgres', 0):.1f} | "
+            f"{s['load_average'][0]:.1f} |"
+        )
+    costs = (result.get("page_costs") or {}).get("pages", {})
+    if costs:
+        out += [
+            "",
+            "| page kind | requests | API ms | storefront ms | HAProxy ms | PostgreSQL ms | Redis ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for page, c in costs.items():
+            ms = c.get("cpu_ms", {})
+            out.append(
+                f"| {page} | {c['requests']} | {ms.get('api', 0):.1f} | {ms.get('web', 0):.1f} | "
+                f"{ms.get('haproxy', 0):.1f} | {ms.get('postgres', 0):.1f} | {ms.get('redis', 0):.1f} |"
+            )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack-dir", default=os.environ.get("BOOKSTORE_LOADTEST_STACK_DIR", STACK_DEFAULTS["dir"]))
@@ -836,7 +867,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-page-costs", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a smoke run: two short steps, small per-kind runs")
     parser.add_argument("--docs", action="store_true", help="also copy the chart to docs/capacity-shopper-mix.svg")
+    parser.add_argument("--report", metavar="JSON", help="print the Markdown tables of a finished run and exit")
     args = parser.parse_args(argv)
+    if args.report:
+        print(markdown(json.loads(Path(args.report).read_text())))
+        return 0
     if args.quick:
         args.rates = args.rates or "0.5,1"
         args.step_seconds, args.warmup, args.drain, args.accounts = 12.0, 4.0, 3.0, min(args.accounts, 30)

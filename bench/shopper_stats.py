@@ -271,12 +271,14 @@ def capacity_model(
     pool_per_api_process: int = 20,
     connections_per_host_extra: int = 2,
     minimum_instances: int = 2,
+    spare_instances: int = 1,
 ) -> dict:
     """Instances per ``shoppers`` concurrent shoppers from CPU ms per request.
 
     A concurrent shopper asks for a page every ``think_seconds``; the API and storefront
     processes of an instance (one of each per 2 vCPUs) may use ``target_utilisation`` of its
-    vCPUs; at least ``minimum_instances`` (one per availability zone). HAProxy's share is the
+    vCPUs, plus ``spare_instances`` (a rolling deploy takes one host out of the load balancer, and
+    a host may fail); at least ``minimum_instances`` (one per availability zone). HAProxy's share is the
     ALB's on AWS and is left out; PostgreSQL and Redis are reported as cores of their own.
     """
     vcpus_of = instance_vcpus or INSTANCE_VCPUS
@@ -284,7 +286,10 @@ def capacity_model(
     app_ms = cpu_ms.get("api", 0.0) + cpu_ms.get("web", 0.0)
     app_cores = rps * app_ms / 1000
     vcpus_needed = app_cores / target_utilisation
-    instances = {kind: max(minimum_instances, math.ceil(vcpus_needed / vcpus)) for kind, vcpus in vcpus_of.items()}
+    instances = {
+        kind: max(minimum_instances, math.ceil(vcpus_needed / vcpus) + spare_instances)
+        for kind, vcpus in vcpus_of.items()
+    }
     per_instance_connections = {
         kind: (vcpus // 2) * pool_per_api_process + connections_per_host_extra for kind, vcpus in vcpus_of.items()
     }

@@ -186,11 +186,11 @@ def test_capacity_model_turns_cpu_per_request_into_instances():
     assert model["app_cpu_ms_per_request"] == 20.0  # HAProxy is the ALB's share, not the instances'
     assert model["app_cores"] == 2.0
     assert model["vcpus_at_target"] == 4.0
-    assert model["instances"] == {"small": 2, "large": 2}  # never fewer than one per zone
+    assert model["instances"] == {"small": 3, "large": 2}  # 2 + a spare; never fewer than one per zone
     assert model["postgres_cores"] == 0.3
     assert model["redis_commands_per_second"] == 400
-    assert model["postgres_connections"] == {"small": 2 * 22, "large": 2 * (4 * 20 + 2)}
+    assert model["postgres_connections"] == {"small": 3 * 22, "large": 2 * (4 * 20 + 2)}
     busier = capacity_model(
         {"api": 12.0, "web": 8.0}, shoppers=5000, think_seconds=5, target_utilisation=0.5, instance_vcpus={"small": 2}
     )
-    assert busier["instances"] == {"small": 20}  # 1000 req/s x 20 ms = 20 cores, 40 vCPUs at 50 %
+    assert busier["instances"] == {"small": 21}  # 1000 req/s x 20 ms = 20 cores, 40 vCPUs at 50 %, + 1
