@@ -181,7 +181,8 @@ def line_chart_svg(
     x_ticks = _ticks(max((s["offered"] for s in points), default=1))
     rps_ticks = _ticks(max((s["rps"] or 0 for s in points), default=1))
     p99_values = [s["p99_ms"] for s in points if s.get("p99_ms") is not None]
-    p99_ticks = _ticks(max([*p99_values, p99_limit_ms * 1.2]))
+    # an overloaded step's p99 can be seconds: cap the axis so the limit stays readable, label the rest
+    p99_ticks = _ticks(min(max([*p99_values, p99_limit_ms * 1.2]), p99_limit_ms * 8))
 
     def x(v: float) -> float:
         return left + plot_w * v / x_ticks[-1]
@@ -225,6 +226,12 @@ def line_chart_svg(
             path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
             out.extend(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{colour}"/>' for cx, cy in coords)
+    for step in points:  # p99 values above the axis
+        if step.get("p99_ms") is not None and step["p99_ms"] > p99_ticks[-1]:
+            out.append(
+                f'<text x="{x(step["offered"]) - 4:.1f}" y="{top + 14}" text-anchor="end" fill="#c2571a">'
+                f"{step['p99_ms']:.0f} ms ↑</text>"
+            )
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">offered load (sessions/s)</text>')
     out.append(
         f'<text transform="translate(16 {top + plot_h / 2}) rotate(-90)" text-anchor="middle" '

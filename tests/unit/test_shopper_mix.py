@@ -194,3 +194,10 @@ def test_capacity_model_turns_cpu_per_request_into_instances():
         {"api": 12.0, "web": 8.0}, shoppers=5000, think_seconds=5, target_utilisation=0.5, instance_vcpus={"small": 2}
     )
     assert busier["instances"] == {"small": 21}  # 1000 req/s x 20 ms = 20 cores, 40 vCPUs at 50 %, + 1
+
+
+def test_chart_caps_the_latency_axis_and_labels_what_is_above_it():
+    steps = [{"offered": 1.0, "rps": 7.0, "p99_ms": 180.0}, {"offered": 8.0, "rps": 44.0, "p99_ms": 6267.0}]
+    svg = line_chart_svg(steps, 250)
+    assert "6267 ms ↑" in svg
+    assert ">2000<" in svg and ">6000<" not in svg  # the axis stops at 8 × the limit
