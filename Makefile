@@ -82,6 +82,10 @@ bench: bootstrap ## Run the benchmarks under bench/, then Lighthouse (prints num
 lighthouse: bootstrap ## Lighthouse (mobile) on the storefront's main pages in Chromium: make lighthouse [LIGHTHOUSE_ARGS="--runs 5"]
 	@$(PY) bench/lighthouse.py $(LIGHTHOUSE_ARGS)
 
+.PHONY: loadtest
+loadtest: bootstrap ## Shopper-mix load test through a local stack up to p99 250 ms (LOADTEST_ARGS=--quick: a smoke run)
+	@$(PY) bench/shopper_mix.py $(LOADTEST_ARGS)
+
 requirements: bootstrap ## Recompile the pinned requirements files from requirements/*.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file ../requirements.txt app.in
 	@cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -c ../requirements.txt --output-file api.txt api.in
