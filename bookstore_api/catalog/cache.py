@@ -27,7 +27,7 @@ import orjson
 import transaction
 
 from bookstore_core.redisstore import LuaScript, RedisStore
-from bookstore_core.versioned import VersionedCache, book_version_key
+from bookstore_core.versioned import LOCK_MS, VersionedCache, book_version_key
 
 BOOK_TTL = 3600
 LIST_TTL = 300
@@ -40,6 +40,17 @@ for i, key in ipairs(KEYS) do
   out[i] = {version, redis.call('GET', ARGV[i] .. version)}
 end
 return out
+"""
+
+# KEYS[1] = a book's version key; ARGV[1] = its data key prefix; ARGV[2] = the lock key prefix;
+# ARGV[3] = the lock's lifetime (ms). The entry of the current version, or the right to build it.
+_GET_BOOK_OR_CLAIM = """
+local version = redis.call('GET', KEYS[1]) or '0'
+local key = ARGV[1] .. version
+local data = redis.call('GET', key)
+if data then return {version, data, 0} end
+if redis.call('SET', ARGV[2] .. key, '1', 'NX', 'PX', ARGV[3]) then return {version, false, 1} end
+return {version, false, 0}
 """
 
 
@@ -55,6 +66,7 @@ class CatalogCache(VersionedCache):
     def __init__(self, store: RedisStore):
         super().__init__(store)
         self._get_books = LuaScript(store.client, _GET_BOOKS)
+        self._get_book_or_claim = LuaScript(store.client, _GET_BOOK_OR_CLAIM)
 
     # -- keys ------------------------------------------------------------------
 
@@ -99,6 +111,34 @@ class CatalogCache(VersionedCache):
         """A book's current JSON if it is in the cache; None on a miss or with Redis down (never builds)."""
         found = self.read_versioned(self._book_version_key(book_id), self._book_key_prefix(book_id), "")
         return found[1] if found is not None else None
+
+    def book_json_or_claim(self, book_id: int) -> tuple[bytes | None, str | None] | None:
+        """One round trip: ``(json, None)`` on a hit; on a miss ``(None, key)`` when this caller
+        may build the entry (store it with :meth:`store_claimed`), ``(None, None)`` when another
+        request is building it. None while Redis is unavailable."""
+        version_key, prefix = self._book_version_key(book_id), self._book_key_prefix(book_id)
+        lock_prefix = self.store.key("lock", "")
+        found = self.store.call(
+            lambda client: self._get_book_or_claim(keys=[version_key], args=[prefix, lock_prefix, LOCK_MS])
+        )
+        if found is None:
+            return None
+        version, data, claimed = found
+        if data is not None:
+            return data, None
+        return None, (prefix + version.decode()) if claimed else None
+
+    def store_claimed(self, key: str, body: bytes | None) -> None:
+        """Store a claimed entry (unless there is no such book) and release the claim: one round trip."""
+
+        def run(client):
+            pipe = client.pipeline(transaction=False)
+            if body is not None:
+                pipe.set(key, body, ex=BOOK_TTL)
+            pipe.delete(self.store.key("lock", key))
+            return pipe.execute()
+
+        self.store.call(run)
 
     def books_json(self, book_ids: list[int], build_many: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
         """Rendered JSON of several books in one round trip; misses are built together."""

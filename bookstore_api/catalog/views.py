@@ -16,7 +16,7 @@ from ..http.renderers import dumps
 from ..reviews.services import ReviewService
 from .cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
 from .schemas import author_out, book_out, genre_out, normalize_isbn, parse_book_fields, parse_price
-from .services import BookQuery, CatalogService
+from .services import BookQuery, CatalogService, book_rows
 
 
 def _is_staff(request: Request) -> bool:
@@ -46,7 +46,12 @@ def book_query_from(params: dict) -> BookQuery:
 
 
 def _render_books(service: CatalogService, ids: list[int]) -> dict[int, bytes]:
-    return {book.id: dumps(book_out(book)) for book in service.books_by_ids(ids)}
+    return render_books(service.db, ids)
+
+
+def render_books(connection, ids: list[int]) -> dict[int, bytes]:
+    """The shared (anonymous) JSON of the live books among ``ids``, in one query."""
+    return {book.id: dumps(book_out(book)) for book in book_rows(connection, ids)}
 
 
 @view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
