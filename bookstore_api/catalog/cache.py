@@ -53,6 +53,23 @@ if redis.call('SET', ARGV[2] .. key, '1', 'NX', 'PX', ARGV[3]) then return {vers
 return {version, false, 0}
 """
 
+# KEYS[1] = the catalogue version key; ARGV[1], ARGV[2] = a listing's data key prefix and suffix;
+# ARGV[3] = the key prefix. A listing's entry (ids, total) and, when it is there, the version
+# and entry of each of its books: a cached listing in one round trip.
+_GET_LISTING = """
+local version = redis.call('GET', KEYS[1]) or '0'
+local entry = redis.call('GET', ARGV[1] .. version .. ARGV[2])
+if not entry then return {version, false} end
+local out = {version, entry}
+for _, id in ipairs(cjson.decode(entry)['ids']) do
+  local book = string.format('%d', id)
+  local book_version = redis.call('GET', ARGV[3] .. 'ver:book:' .. book) or '0'
+  out[#out + 1] = book_version
+  out[#out + 1] = redis.call('GET', ARGV[3] .. 'book:' .. book .. ':' .. book_version)
+end
+return out
+"""
+
 
 def digest(value: object) -> str:
     return hashlib.sha1(
@@ -67,6 +84,7 @@ class CatalogCache(VersionedCache):
         super().__init__(store)
         self._get_books = LuaScript(store.client, _GET_BOOKS)
         self._get_book_or_claim = LuaScript(store.client, _GET_BOOK_OR_CLAIM)
+        self._get_listing = LuaScript(store.client, _GET_LISTING)
 
     # -- keys ------------------------------------------------------------------
 
@@ -150,24 +168,59 @@ class CatalogCache(VersionedCache):
         if found is None:
             built = build_many(book_ids)
             return [built[book_id] for book_id in book_ids if book_id in built]
-        missing = [book_id for book_id, (_, data) in zip(book_ids, found, strict=True) if data is None]
+        return self._complete(book_ids, [version for version, _ in found], [data for _, data in found], build_many)
+
+    def _complete(
+        self,
+        book_ids: list[int],
+        versions: list[bytes],
+        datas: list[bytes | None],
+        build_many: Callable[[list[int]], dict[int, bytes]],
+    ) -> list[bytes]:
+        """The books' JSON from what the cache held; the missing ones built together and stored."""
+        missing = [book_id for book_id, data in zip(book_ids, datas, strict=True) if data is None]
         built = build_many(missing) if missing else {}
         if built:
 
             def store(client):
                 pipe = client.pipeline(transaction=False)
-                for book_id, (version, _) in zip(book_ids, found, strict=True):
+                for book_id, version in zip(book_ids, versions, strict=True):
                     if book_id in built:
                         pipe.set(self._book_key_prefix(book_id) + version.decode(), built[book_id], ex=BOOK_TTL)
                 return pipe.execute()
 
             self.store.call(store)
         out = []
-        for book_id, (_, data) in zip(book_ids, found, strict=True):
+        for book_id, data in zip(book_ids, datas, strict=True):
             body = data if data is not None else built.get(book_id)
             if body is not None:
                 out.append(body)
         return out
+
+    def listing(
+        self,
+        params: object,
+        build_ids: Callable[[], bytes],
+        ttl: int,
+        build_many: Callable[[list[int]], dict[int, bytes]],
+    ) -> tuple[dict, list[bytes]]:
+        """A listing's ``{"ids", "total", "capped"}`` and its books' JSON.
+
+        Cached, that is one round trip for the listing and every book in it; a missing
+        listing is built one request at a time (:meth:`catalog_entry`), missing books
+        together (:meth:`books_json`).
+        """
+        version_key = self.store.key("ver", "catalog")
+        suffix = f":books:{digest(params)}"
+        prefix = self.store.key("cat", "")
+        found = self.store.call(
+            lambda client: self._get_listing(keys=[version_key], args=[prefix, suffix, self.store.prefix])
+        )
+        if found is None or found[1] is None:
+            entry = orjson.loads(self.versioned(version_key, prefix, suffix, build_ids, ttl))
+            return entry, self.books_json(entry["ids"], build_many)
+        entry = orjson.loads(found[1])
+        return entry, self._complete(entry["ids"], found[2::2], found[3::2], build_many)
 
     def book_entry(self, book_id: int, name: str, params: object, build: Callable[[], bytes]) -> bytes:
         """An entry that changes with one book (its reviews, say): same version as the book."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-import orjson
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
@@ -67,8 +64,10 @@ def list_books(request: Request):
         return dumps({"ids": ids.ids, "total": ids.total, "capped": ids.total_capped})
 
     ttl = VOLATILE_LIST_TTL if query.sort in ("bestselling", "rating") else LIST_TTL
-    found = orjson.loads(cache.catalog_entry("books", asdict(query), build_ids, ttl))
-    items = cache.books_json(found["ids"], lambda ids: _render_books(request.find_service(CatalogService), ids))
+    # the query's fields as a dict (a flat dataclass: what asdict() gives, without its deep copy)
+    found, items = cache.listing(
+        dict(vars(query)), build_ids, ttl, lambda ids: _render_books(request.find_service(CatalogService), ids)
+    )
     head = dumps({"total": found["total"], "page": query.page, "per_page": query.per_page})
     capped = b',"total_capped":true' if found["capped"] else b""
     body = b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
