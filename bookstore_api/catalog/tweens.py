@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import nullcontext
+
+from sqlalchemy.engine import Engine
 
 from ..http.helpers import cacheable_json
 from .cache import CatalogCache
@@ -47,12 +50,24 @@ def cached_book_tween(handler, registry):
     return tween
 
 
+def _reading(registry):
+    """A connection to read from, wherever the app's sessions read (their factory's ``bind``).
+
+    An engine (what the app runs with): one of its connections in autocommit, since a
+    single statement needs no transaction begun and rolled back around it. A connection
+    (what the tests bind sessions to, inside a transaction of their own): that one.
+    """
+    bind = registry["dbsession_factory"].kw["bind"]
+    if isinstance(bind, Engine):
+        return bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return nullcontext(bind)
+
+
 def _build(registry, cache: CatalogCache, book_id: int, claim: str) -> bytes | None:
     """Render a live book in one query, store it under the claimed key; None: leave it to the view."""
     body = None
     try:
-        # one statement: no transaction to begin and roll back around it
-        with registry["dbengine"].connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with _reading(registry) as connection:
             body = render_books(connection, [book_id]).get(book_id)
     except Exception:  # the view's path reports database trouble the usual way
         log.debug("building book %s in the tween failed", book_id, exc_info=True)
