@@ -128,3 +128,18 @@ def test_a_change_shows_on_the_next_read_of_the_book_and_of_cached_listings(anon
     again = anon.get("/books", q=word).json["items"][0]
     assert (again["price"], again["stock_quantity"]) == ("12.50", 7)
     assert anon.get(f"/books/{book.id}").json == again
+
+
+@pytest.mark.needs_db  # drives the cache's own Redis connections
+def test_a_connection_redis_dropped_is_replaced_without_degrading(testapp, dbsession, api_app):
+    book = make_book(dbsession, title="Reconnected")
+    path = f"/api/v1/books/{book.id}"
+    first = testapp.get(path)
+    store = api_app.registry["redis"]
+    connection = api_app.registry["catalog_cache"]._get_book_or_claim._connection()
+    host, port = connection._sock.getsockname()[:2]
+    assert store.client.client_kill(f"{host}:{port}")  # as a restarted or failed-over server would
+    again = testapp.get(path)
+    assert again.body == first.body and again.headers["ETag"] == first.headers["ETag"]
+    assert store.available  # not taken for an outage: no back-off began
+    assert api_app.registry["catalog_cache"]._get_book_or_claim._connection() is not connection
