@@ -450,6 +450,12 @@ def connection_counts(text: str) -> list[int]:
     return counts
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if len(fields) > 12 else 0.0
+
+
 def load_servers(database_url: str, redis_url: str, profile: dict, args: argparse.Namespace, results: dict) -> None:
     """Every target at each connection count; ``results["load"]["<count>"][<target>]``."""
     low, high, hot, authors, genres = catalog_ids(database_url)
@@ -535,6 +541,8 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
                         run_wrk(base, profile["warmup_seconds"], 4, 1, script, script_args, cookie_header)
                     if uncached:
                         delete_prefix(client, api_prefix)
+                    server = servers["web" if base == web_url else "api"]
+                    cpu_before = process_cpu_seconds(server.pid)
                     result = run_wrk(
                         base,
                         profile["wrk_seconds"],
@@ -552,6 +560,11 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
                     continue
                 result["preflight"] = checked[name]
                 result["loadavg"] = round(os.getloadavg()[0], 2)
+                # the server's CPU time per request: unlike req/s, hardly moved by what else the machine runs
+                spent = process_cpu_seconds(server.pid) - cpu_before
+                result["server_cpu_us_per_request"] = (
+                    round(spent / result["requests"] * 1e6) if result["requests"] else None
+                )
                 at[name] = result
                 log(
                     f"{name:<22} c{connections:<3} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']} ms"
@@ -718,6 +731,13 @@ def table_rows(results: dict) -> list[dict]:
         api_ceiling = sum(runs) / len(runs) if runs else None
         web_ceiling = at["web_healthz"]["rps"] if at.get("web_healthz", {}).get("rps") else None
         ceilings_at[connections] = {"api": round(api_ceiling, 1) if api_ceiling else None, "web": web_ceiling}
+        api_cpu = [
+            at[k]["server_cpu_us_per_request"] for k in HEALTHZ_RUNS if at.get(k, {}).get("server_cpu_us_per_request")
+        ]
+        healthz_cpu = {
+            "api": sum(api_cpu) / len(api_cpu) if api_cpu else None,
+            "web": at.get("web_healthz", {}).get("server_cpu_us_per_request"),
+        }
         for key, label in labels.items():
             if key not in at:
                 continue
@@ -727,6 +747,11 @@ def table_rows(results: dict) -> list[dict]:
             errors = result["non_2xx_3xx"] + result["socket_errors"]
             status = result["preflight"]["status"]
             notes = [f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, load {result.get('loadavg')}"]
+            cpu = result.get("server_cpu_us_per_request")
+            if cpu:
+                ceiling_cpu = healthz_cpu["web" if key.startswith("web_") and key != "web_healthz" else "api"]
+                cpu_ratio = f", {ceiling_cpu / cpu:.2f} x healthz's" if ceiling_cpu else ""
+                notes.append(f"server CPU {cpu} us/request{cpu_ratio}")
             if errors:
                 notes.append(f"{errors} errors")
             if status != 200:
