@@ -73,6 +73,26 @@ end
 return out
 """
 
+# KEYS[1] = a raw query string's entry ({"s": the listing key's suffix, "page", "per_page"});
+# KEYS[2] = the catalogue version key; ARGV[1] = the listings' data key prefix; ARGV[2] = the
+# key prefix. ``{query entry, listing entry, book JSON...}`` when all of it is cached, else nil.
+_GET_LISTING_BY_QUERY = """
+local query = redis.call('GET', KEYS[1])
+if not query then return false end
+local version = redis.call('GET', KEYS[2]) or '0'
+local entry = redis.call('GET', ARGV[1] .. version .. cjson.decode(query)['s'])
+if not entry then return false end
+local out = {query, entry}
+for _, id in ipairs(cjson.decode(entry)['ids']) do
+  local book = string.format('%d', id)
+  local book_version = redis.call('GET', ARGV[2] .. 'ver:book:' .. book) or '0'
+  local data = redis.call('GET', ARGV[2] .. 'book:' .. book .. ':' .. book_version)
+  if not data then return false end
+  out[#out + 1] = data
+end
+return out
+"""
+
 
 def digest(value: object) -> str:
     return hashlib.sha1(
@@ -144,6 +164,7 @@ class CatalogCache(VersionedCache):
         self._get_books = LuaScript(store.client, _GET_BOOKS)
         self._get_book_or_claim = ThreadScript(store, _GET_BOOK_OR_CLAIM)
         self._get_listing = ThreadScript(store, _GET_LISTING)
+        self._get_listing_by_query = ThreadScript(store, _GET_LISTING_BY_QUERY)
 
     # -- keys ------------------------------------------------------------------
 
@@ -268,7 +289,7 @@ class CatalogCache(VersionedCache):
         together (:meth:`books_json`).
         """
         version_key = self.store.key("ver", "catalog")
-        suffix = f":books:{digest(params)}"
+        suffix = self.listing_suffix(params)
         prefix = self.store.key("cat", "")
         found = self._get_listing(keys=[version_key], args=[prefix, suffix, self.store.prefix])
         if found is None or found[1] is None:
@@ -276,6 +297,34 @@ class CatalogCache(VersionedCache):
             return entry, self.books_json(entry["ids"], build_many)
         entry = orjson.loads(found[1])
         return entry, self._complete(entry["ids"], found[2::2], found[3::2], build_many)
+
+    @staticmethod
+    def listing_suffix(params: object) -> str:
+        return f":books:{digest(params)}"
+
+    def _query_key(self, query_string: str) -> str:
+        return self.store.key("q", "books", hashlib.sha1(query_string.encode(), usedforsecurity=False).hexdigest())
+
+    def remember_query(self, query_string: str, params: object, page: int, per_page: int, ttl: int) -> None:
+        """Note which listing a raw query string asks for, once the spec and the view have accepted it.
+
+        Validation is a function of the query string alone, so the next request with the
+        same string can be answered from the cache without being validated again
+        (:meth:`listing_by_query`).
+        """
+        value = orjson.dumps({"s": self.listing_suffix(params), "page": page, "per_page": per_page})
+        self.store.call(lambda client: client.set(self._query_key(query_string), value, ex=ttl))
+
+    def listing_by_query(self, query_string: str) -> tuple[dict, dict, list[bytes]] | None:
+        """``(query, listing, books' JSON)`` for a query string seen before, in one round trip, when
+        all of it is cached; None otherwise (the view's path then answers)."""
+        found = self._get_listing_by_query(
+            keys=[self._query_key(query_string), self.store.key("ver", "catalog")],
+            args=[self.store.key("cat", ""), self.store.prefix],
+        )
+        if not found:
+            return None
+        return orjson.loads(found[0]), orjson.loads(found[1]), found[2:]
 
     def book_entry(self, book_id: int, name: str, params: object, build: Callable[[], bytes]) -> bytes:
         """An entry that changes with one book (its reviews, say): same version as the book."""

@@ -10,15 +10,16 @@ from sqlalchemy.engine import Engine
 
 from ..http.helpers import cacheable_json
 from .cache import CatalogCache
-from .views import render_books
+from .views import listing_body, render_books
 
 log = logging.getLogger(__name__)
 
+_LISTING_PATH = "/api/v1/books"
 _BOOK_PATH = re.compile(r"^/api/v1/books/([1-9][0-9]{0,17})$")
 
 
 def cached_book_tween(handler, registry):
-    """Answer anonymous ``GET /api/v1/books/{id}`` before the transaction manager.
+    """Answer anonymous ``GET /api/v1/books/{id}`` and cached listings before the transaction manager.
 
     It is the shop's hottest read (every book page and cart line). One Redis round
     trip returns the entry of the book's current version or, on a miss, the right to
@@ -30,6 +31,10 @@ def cached_book_tween(handler, registry):
     archived, a miss another request is already building, Redis or PostgreSQL
     unavailable — goes down the normal path, which answers it exactly as before. The
     response is the same as the view's (``cacheable_json``: ETag, 304, Cache-Control).
+
+    An anonymous ``GET /api/v1/books?...`` whose exact query string the view has
+    accepted before (:meth:`CatalogCache.remember_query`) is answered here when its
+    listing and every book in it are cached (one round trip), with the view's bytes.
     """
     cache: CatalogCache = registry["catalog_cache"]
 
@@ -45,6 +50,12 @@ def cached_book_tween(handler, registry):
                         body = _build(registry, cache, book_id, claim)
                     if body is not None:
                         return cacheable_json(request, body, max_age=0)
+            elif request.path_info == _LISTING_PATH:
+                found = cache.listing_by_query(request.query_string)
+                if found is not None:
+                    query, listing, items = found
+                    body = listing_body(listing, query["page"], query["per_page"], items)
+                    return cacheable_json(request, body, max_age=0)
         return handler(request)
 
     return tween

@@ -65,13 +65,19 @@ def list_books(request: Request):
 
     ttl = VOLATILE_LIST_TTL if query.sort in ("bestselling", "rating") else LIST_TTL
     # the query's fields as a dict (a flat dataclass: what asdict() gives, without its deep copy)
+    params = dict(vars(query))
     found, items = cache.listing(
-        dict(vars(query)), build_ids, ttl, lambda ids: _render_books(request.find_service(CatalogService), ids)
+        params, build_ids, ttl, lambda ids: _render_books(request.find_service(CatalogService), ids)
     )
-    head = dumps({"total": found["total"], "page": query.page, "per_page": query.per_page})
+    cache.remember_query(request.query_string, params, query.page, query.per_page, ttl)
+    return cacheable_json(request, listing_body(found, query.page, query.per_page, items), max_age=0)
+
+
+def listing_body(found: dict, page: int, per_page: int, items: list[bytes]) -> bytes:
+    """A page of books: the listing's entry (total, capped) and the books' shared JSON."""
+    head = dumps({"total": found["total"], "page": page, "per_page": per_page})
     capped = b',"total_capped":true' if found["capped"] else b""
-    body = b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
-    return cacheable_json(request, body, max_age=0)
+    return b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
 
 
 @view_config(route_name="api.books", request_method="POST", renderer="json", permission="staff", openapi=True)

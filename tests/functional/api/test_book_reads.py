@@ -143,3 +143,32 @@ def test_a_connection_redis_dropped_is_replaced_without_degrading(testapp, dbses
     assert again.body == first.body and again.headers["ETag"] == first.headers["ETag"]
     assert store.available  # not taken for an outage: no back-off began
     assert api_app.registry["catalog_cache"]._get_book_or_claim._connection() is not connection
+
+
+@pytest.mark.needs_db  # watches the transaction manager
+def test_a_cached_listing_is_answered_before_the_transaction_manager_with_the_views_bytes(testapp, dbsession, api_app):
+    word = unique_word("atlas")
+    for n in range(3):
+        make_book(dbsession, title=f"{word.title()} Volume {n}", price=f"{10 + n}.00")
+    path = f"/api/v1/books?q={word}&sort=price&per_page=2&page=2"
+    by_view = testapp.get(path)  # the view builds the listing and notes the query string
+    began: list = []
+    manager = api_app.registry.settings["tm.manager_hook"](None)
+    manager.registerSynch(synch := _BeginRecorder(began))
+    try:
+        by_tween = testapp.get(path)
+    finally:
+        manager.unregisterSynch(synch)
+    assert began == []  # answered in the tween
+    assert by_tween.body == by_view.body
+    assert (by_tween.json["total"], by_tween.json["page"], by_tween.json["per_page"]) == (3, 2, 2)
+    for header in HEADERS:
+        assert by_tween.headers[header] == by_view.headers[header]
+    testapp.get(path, headers={"If-None-Match": by_tween.headers["ETag"]}, status=304)
+
+
+def test_a_query_the_spec_refuses_is_refused_every_time(testapp):
+    for _ in range(2):
+        refused = testapp.get("/api/v1/books?per_page=1000", status=400)
+        assert refused.json["error"]["code"] == "invalid_input"
+        testapp.get("/api/v1/books?min_price=20&max_price=10", status=400)
