@@ -539,6 +539,10 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
                         checks = [preflight(base, path, cookie_header) for path in paths]
                         checked[name] = checks[0] | {"statuses": dict(Counter(str(c["status"]) for c in checks))}
                         run_wrk(base, profile["warmup_seconds"], 4, 1, script, script_args, cookie_header)
+                    elif not uncached:
+                        # the last count's uncached run emptied the caches: fill them again, as the first time
+                        for path in paths:
+                            preflight(base, path, cookie_header)
                     if uncached:
                         delete_prefix(client, api_prefix)
                     server = servers["web" if base == web_url else "api"]
