@@ -5,9 +5,11 @@
    no network), uncached (the API's Redis keys deleted before every query) and cached.
 2. Serves the API (``bookstore serve api``) and the storefront (``bookstore serve web``,
    when ``bookstore_web`` is installed) as their own processes on loopback and loads
-   each target with ``wrk`` for the same duration and concurrency, one after another:
-   ``/healthz`` (the ceiling, measured first and last), a book cached and uncached,
-   a mix of 20 searches, the storefront's ``/healthz``, home, catalogue and book pages.
+   each target with ``wrk`` for the same duration, one after another, at each connection
+   count (``--connections``, default 16 and 64): ``/healthz`` (the ceiling, measured first,
+   in the middle and last), a book cached and uncached, a mix of 20 searches, the
+   storefront's ``/healthz``, home, catalogue (plain, and with filters and sorts), search
+   results, author, genre and book pages.
 3. Checkout orders/s (32 buyers, 10 hot books) with the oversell check, on databases of
    its own: one run with enough stock to measure the rate and, in the full run, one
    short run that sells out (so the last copies are fought over); and the same load
@@ -17,13 +19,15 @@
    events to a small receiver on 127.0.0.1, with the exactly-once, in-order and signature checks.
 5. Peak RSS (VmHWM) of every server process.
 
-Prints a table with each figure, its ratio to the API's ``/healthz`` req/s and the
-targets of issue 7 (PASS/MISS is information only: the exit status is 0 unless the
+Prints a table with each figure, its ratio to ``/healthz`` req/s at the same connection
+count (the API's for API figures, the storefront's for its pages) and the targets of
+issues 7 and 17 (PASS/MISS is information only: the exit status is 0 unless the
 suite itself breaks), and writes everything to ``bench/results/<UTC timestamp>.json``.
 
     .venv/bin/python bench/run.py            # the full run (1,000,000 books, ~10-15 min)
     .venv/bin/python bench/run.py --quick    # ~2 min: 100k books, short loads
     .venv/bin/python bench/run.py --checkout-only   # just the checkout runs (plain, voucher, sell-out)
+    .venv/bin/python bench/run.py --stages 10000 --no-checkout --no-webhooks --connections 8,16,32,64
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ PROFILES = {
     },
     "quick": {
         "stages": [10_000, 100_000],
-        "wrk_seconds": 4,
+        "wrk_seconds": 3,
         "warmup_seconds": 1,
         "uncached_rounds": 3,
         "cached_rounds": 10,
@@ -97,6 +101,8 @@ PROFILES = {
 }
 
 HEALTHZ_RUNS = ("api_healthz", "api_healthz_mid", "api_healthz_end")  # the ceiling is their mean
+#: the storefront pages measured against the storefront's own /healthz at the same connection count
+WEB_PAGES = ("web_home", "web_catalog", "web_catalog_filtered", "web_search", "web_author", "web_genre")
 HOT_BOOKS = 16  # the "cached" book targets cycle through this many ids
 MILLION = 1_000_000
 
@@ -106,7 +112,10 @@ TARGETS = {
     "search_p99_cached_ms": 5.0,
     "search_p99_growth": 2.0,
     "api_book_cached_ratio": 0.6,
+    "api_book_uncached_ratio": 0.25,
+    "api_search_mix_ratio": 0.5,
     "web_book_ratio": 0.35,
+    "web_page_ratio": 0.3,
     "checkout_orders_per_second": 150.0,
     "checkout_voucher_ratio": 0.8,
     "rss_mb": 150.0,
@@ -396,7 +405,8 @@ def preflight(base: str, path: str, cookie: str) -> dict:
     }
 
 
-def catalog_ids(database_url: str) -> tuple[int, int, list[int]]:
+def catalog_ids(database_url: str) -> tuple[int, int, list[int], list[int], list[str]]:
+    """The id range, the hot book ids, a few authors with books and a few genre slugs with books."""
     import psycopg2
 
     with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
@@ -407,12 +417,48 @@ def catalog_ids(database_url: str) -> tuple[int, int, list[int]]:
             "SELECT id FROM books WHERE id = ANY(%s) ORDER BY id", ([low + i * step for i in range(HOT_BOOKS)],)
         )
         hot = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT DISTINCT author_id FROM book_authors WHERE book_id = ANY(%s) ORDER BY author_id LIMIT 8", (hot,)
+        )
+        authors = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT g.slug FROM genres g WHERE EXISTS (SELECT 1 FROM book_genres bg WHERE bg.genre_id = g.id)"
+            " ORDER BY g.slug LIMIT 8"
+        )
+        genres = [row[0] for row in cursor.fetchall()]
     connection.close()
-    return low, high, hot or [low]
+    return low, high, hot or [low], authors, genres
+
+
+#: the storefront's search results pages (what a shopper types in the search box)
+WEB_SEARCHES = ["hobbit", "dragon prophecy", "lighthouse", "murder mystery", "kyoto", "jane austen", "wizard", "ocean"]
+#: the storefront's catalogue with filters and sorts
+WEB_FILTERS = [
+    {"genre": "fantasy", "sort": "price"},
+    {"min_price": "10", "max_price": "20", "sort": "rating"},
+    {"in_stock": "1", "sort": "newest"},
+    {"genre": "history", "in_stock": "1", "sort": "title"},
+    {"q": "river", "sort": "bestselling"},
+    {"min_price": "5", "sort": "price", "page": "3"},
+]
+
+
+def connection_counts(text: str) -> list[int]:
+    counts = sorted({int(part) for part in str(text).replace(" ", "").split(",") if part})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("connections: positive integers, comma-separated (e.g. 16,64)")
+    return counts
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = _read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if len(fields) > 12 else 0.0
 
 
 def load_servers(database_url: str, redis_url: str, profile: dict, args: argparse.Namespace, results: dict) -> None:
-    low, high, hot = catalog_ids(database_url)
+    """Every target at each connection count; ``results["load"]["<count>"][<target>]``."""
+    low, high, hot, authors, genres = catalog_ids(database_url)
     search_paths = ["/api/v1/books?" + urlencode(params) for params in QUERIES]
     api_prefix = f"bench-api-{os.getpid()}:"
     client = redis_client(redis_url)
@@ -424,6 +470,8 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
         "seconds": profile["wrk_seconds"],
         "warmup_seconds": profile["warmup_seconds"],
         "hot_book_ids": hot,
+        "author_ids": authors,
+        "genre_slugs": genres,
         "random_id_range": [low, high],
         "server_threads": "product defaults (BOOKSTORE_THREADS, BOOKSTORE_DB_POOL_SIZE unset)",
     }
@@ -449,57 +497,85 @@ def load_servers(database_url: str, redis_url: str, profile: dict, args: argpars
             servers["web"] = web_proc
         book_paths = [f"/api/v1/books/{book_id}" for book_id in hot]
         plan = [
-            ("api_healthz", api_url, "paths.lua", ["/healthz"], "", False),
-            ("api_book_cached", api_url, "paths.lua", book_paths, "", False),
-            ("api_book_uncached", api_url, "random_id.lua", ["/api/v1/books/", str(low), str(high)], "", True),
-            ("api_search_mix", api_url, "paths.lua", search_paths, "", False),
-            ("api_healthz_mid", api_url, "paths.lua", ["/healthz"], "", False),
+            ("api_healthz", api_url, "paths.lua", ["/healthz"], False),
+            ("api_book_cached", api_url, "paths.lua", book_paths, False),
+            ("api_book_uncached", api_url, "random_id.lua", ["/api/v1/books/", str(low), str(high)], True),
+            ("api_search_mix", api_url, "paths.lua", search_paths, False),
+            ("api_healthz_mid", api_url, "paths.lua", ["/healthz"], False),
         ]
         if web_url:
             plan += [
-                ("web_healthz", web_url, "paths.lua", ["/healthz"], cookie, False),
-                ("web_home", web_url, "paths.lua", ["/"], cookie, False),
-                ("web_catalog", web_url, "paths.lua", ["/books"], cookie, False),
-                ("web_book", web_url, "paths.lua", [f"/books/{book_id}" for book_id in hot], cookie, False),
+                ("web_healthz", web_url, "paths.lua", ["/healthz"], False),
+                ("web_home", web_url, "paths.lua", ["/"], False),
+                ("web_catalog", web_url, "paths.lua", ["/books"], False),
+                ("web_catalog_filtered", web_url, "paths.lua", ["/books?" + urlencode(f) for f in WEB_FILTERS], False),
+                ("web_search", web_url, "paths.lua", ["/books?" + urlencode({"q": q}) for q in WEB_SEARCHES], False),
+                ("web_author", web_url, "paths.lua", [f"/authors/{a}" for a in authors] or ["/authors/1"], False),
+                (
+                    "web_genre",
+                    web_url,
+                    "paths.lua",
+                    ["/books?" + urlencode({"genre": g}) for g in genres] or ["/books"],
+                    False,
+                ),
+                ("web_book", web_url, "paths.lua", [f"/books/{book_id}" for book_id in hot], False),
             ]
-        plan.append(("api_healthz_end", api_url, "paths.lua", ["/healthz"], "", False))
-        for name, base, script, script_args, cookie_header, uncached in plan:
-            if base == web_url and not cookie:
-                # a returning shopper's session, made after the uncached runs have emptied the namespace
-                cookie = session_cookie(web_url)
-            if base == web_url:
-                cookie_header = cookie
-            paths = script_args if script == "paths.lua" else [f"{script_args[0]}{(low + high) // 2}"]
-            try:
-                # Every path once, in order: records the status and caching headers, and fills the caches
-                # (a first search at 1M books can take a second; it belongs to the uncached figures).
-                checks = [preflight(base, path, cookie_header) for path in paths]
-                check = checks[0] | {"statuses": dict(Counter(str(c["status"]) for c in checks))}
-                run_wrk(
-                    base, profile["warmup_seconds"], 4, 1, script, script_args, cookie_header
-                )  # warm: imports, templates, pools, caches
-                if uncached:
-                    delete_prefix(client, api_prefix)
-                result = run_wrk(
-                    base,
-                    profile["wrk_seconds"],
-                    args.connections,
-                    args.wrk_threads,
-                    script,
-                    script_args,
-                    cookie_header,
+        plan.append(("api_healthz_end", api_url, "paths.lua", ["/healthz"], False))
+        checked: dict[str, dict] = {}
+        for connections in args.connections:
+            at = load.setdefault(str(connections), {})
+            log(f"load at {connections} connections")
+            for name, base, script, script_args, uncached in plan:
+                if base == web_url and not cookie:
+                    # a returning shopper's session, made after the uncached runs have emptied the namespace
+                    cookie = session_cookie(web_url)
+                cookie_header = cookie if base == web_url else ""
+                paths = script_args if script == "paths.lua" else [f"{script_args[0]}{(low + high) // 2}"]
+                try:
+                    if name not in checked:
+                        # Every path once, in order: records the status and caching headers, and fills the
+                        # caches (a first search at 1M books can take a second; it belongs to the uncached
+                        # figures); then a short warm-up: imports, templates, pools, caches.
+                        checks = [preflight(base, path, cookie_header) for path in paths]
+                        checked[name] = checks[0] | {"statuses": dict(Counter(str(c["status"]) for c in checks))}
+                        run_wrk(base, profile["warmup_seconds"], 4, 1, script, script_args, cookie_header)
+                    elif not uncached:
+                        # the last count's uncached run emptied the caches: fill them again, as the first time
+                        for path in paths:
+                            preflight(base, path, cookie_header)
+                    if uncached:
+                        delete_prefix(client, api_prefix)
+                    server = servers["web" if base == web_url else "api"]
+                    cpu_before = process_cpu_seconds(server.pid)
+                    result = run_wrk(
+                        base,
+                        profile["wrk_seconds"],
+                        connections,
+                        args.wrk_threads,
+                        script,
+                        script_args,
+                        cookie_header,
+                    )
+                except Exception as exc:
+                    log(f"{name} c{connections}: failed: {exc}")
+                    results.setdefault("errors", []).append(
+                        {"phase": f"load {name} c{connections}", "error": repr(exc)}
+                    )
+                    continue
+                result["preflight"] = checked[name]
+                result["loadavg"] = round(os.getloadavg()[0], 2)
+                # the server's CPU time per request: unlike req/s, hardly moved by what else the machine runs
+                spent = process_cpu_seconds(server.pid) - cpu_before
+                result["server_cpu_us_per_request"] = (
+                    round(spent / result["requests"] * 1e6) if result["requests"] else None
                 )
-            except Exception as exc:
-                log(f"{name}: failed: {exc}")
-                results.setdefault("errors", []).append({"phase": f"load {name}", "error": repr(exc)})
-                continue
-            result["preflight"] = check
-            load[name] = result
-            log(
-                f"{name:<18} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms"
-                f"  status {check['status']}  errors {result['non_2xx_3xx'] + result['socket_errors']}"
-            )
-            time.sleep(0.5)
+                at[name] = result
+                log(
+                    f"{name:<22} c{connections:<3} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']} ms"
+                    f"  p99 {result['p99_ms']} ms  status {checked[name]['status']}"
+                    f"  errors {result['non_2xx_3xx'] + result['socket_errors']}  load {result['loadavg']}"
+                )
+                time.sleep(0.3)
         results["rss_mb"] = {name: round(rss_mb(proc.pid), 1) for name, proc in servers.items()}
     delete_prefix(client, api_prefix)
     client.close()
@@ -572,7 +648,8 @@ def verdict(ok: bool | None) -> str:
 def table_rows(results: dict) -> list[dict]:
     rows: list[dict] = []
     load = results.get("load", {})
-    ceilings = [load[k]["rps"] for k in HEALTHZ_RUNS if k in load and load[k]["rps"]]
+    first = load[min(load, key=int)] if load else {}
+    ceilings = [first[k]["rps"] for k in HEALTHZ_RUNS if k in first and first[k]["rps"]]
     ceiling = sum(ceilings) / len(ceilings) if ceilings else None
     results["healthz_ceiling_rps"] = round(ceiling, 1) if ceiling else None
     stages = results.get("stages", [])
@@ -635,38 +712,68 @@ def table_rows(results: dict) -> list[dict]:
         "api_book_uncached": "API GET /books/{id} uncached (random id)",
         "api_search_mix": "API search mix (20 queries)",
         "api_healthz_mid": "API /healthz (ceiling, middle)",
-        "web_healthz": "storefront /healthz",
+        "web_healthz": "storefront /healthz (web ceiling)",
         "web_home": "storefront home /",
         "web_catalog": "storefront catalogue /books",
+        "web_catalog_filtered": f"storefront catalogue, filters + sorts ({len(WEB_FILTERS)})",
+        "web_search": f"storefront search results /books?q= ({len(WEB_SEARCHES)})",
+        "web_author": "storefront author /authors/{id}",
+        "web_genre": "storefront genre /books?genre=",
         "web_book": f"storefront book /books/{{id}} ({HOT_BOOKS} ids)",
         "api_healthz_end": "API /healthz (ceiling, last)",
     }
-    ratio_targets = {"api_book_cached": TARGETS["api_book_cached_ratio"], "web_book": TARGETS["web_book_ratio"]}
-    for key, label in labels.items():
-        if key not in load:
-            continue
-        result = load[key]
-        ratio = round(result["rps"] / ceiling, 2) if ceiling else None
-        errors = result["non_2xx_3xx"] + result["socket_errors"]
-        status = result["preflight"]["status"]
-        notes = [f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"]
-        if errors:
-            notes.append(f"{errors} errors")
-        if status != 200:
-            notes.append(f"HTTP {status}")
-        other = {code: n for code, n in result["preflight"].get("statuses", {}).items() if code != "200"}
-        if other:
-            notes.append(f"warm-up answers {other}")
-        limit = ratio_targets.get(key)
-        add(
-            label,
-            round(result["rps"]),
-            "req/s",
-            ratio,
-            target=f">= {limit:g} x healthz" if limit else "",
-            ok=(ratio is not None and ratio >= limit and not errors and status == 200) if limit else None,
-            note="; ".join(notes),
-        )
+    ratio_targets = {
+        "api_book_cached": TARGETS["api_book_cached_ratio"],
+        "api_book_uncached": TARGETS["api_book_uncached_ratio"],
+        "api_search_mix": TARGETS["api_search_mix_ratio"],
+        "web_book": TARGETS["web_book_ratio"],
+        **{key: TARGETS["web_page_ratio"] for key in WEB_PAGES},
+    }
+    ceilings_at = results.setdefault("healthz_ceiling_rps_at", {})
+    for connections, at in sorted(load.items(), key=lambda item: int(item[0])):
+        runs = [at[k]["rps"] for k in HEALTHZ_RUNS if k in at and at[k]["rps"]]
+        api_ceiling = sum(runs) / len(runs) if runs else None
+        web_ceiling = at["web_healthz"]["rps"] if at.get("web_healthz", {}).get("rps") else None
+        ceilings_at[connections] = {"api": round(api_ceiling, 1) if api_ceiling else None, "web": web_ceiling}
+        api_cpu = [
+            at[k]["server_cpu_us_per_request"] for k in HEALTHZ_RUNS if at.get(k, {}).get("server_cpu_us_per_request")
+        ]
+        healthz_cpu = {
+            "api": sum(api_cpu) / len(api_cpu) if api_cpu else None,
+            "web": at.get("web_healthz", {}).get("server_cpu_us_per_request"),
+        }
+        for key, label in labels.items():
+            if key not in at:
+                continue
+            result = at[key]
+            base = web_ceiling if key.startswith("web_") and key != "web_healthz" else api_ceiling
+            ratio = round(result["rps"] / base, 2) if base else None
+            errors = result["non_2xx_3xx"] + result["socket_errors"]
+            status = result["preflight"]["status"]
+            notes = [f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, load {result.get('loadavg')}"]
+            cpu = result.get("server_cpu_us_per_request")
+            if cpu:
+                ceiling_cpu = healthz_cpu["web" if key.startswith("web_") and key != "web_healthz" else "api"]
+                cpu_ratio = f", {ceiling_cpu / cpu:.2f} x healthz's" if ceiling_cpu else ""
+                notes.append(f"server CPU {cpu} us/request{cpu_ratio}")
+            if errors:
+                notes.append(f"{errors} errors")
+            if status != 200:
+                notes.append(f"HTTP {status}")
+            other = {code: n for code, n in result["preflight"].get("statuses", {}).items() if code != "200"}
+            if other:
+                notes.append(f"warm-up answers {other}")
+            limit = ratio_targets.get(key)
+            ceiling_name = "web healthz" if key.startswith("web_") else "healthz"
+            add(
+                f"c{connections:<3} {label}",
+                round(result["rps"]),
+                "req/s",
+                ratio,
+                target=f">= {limit:g} x {ceiling_name}" if limit else "",
+                ok=(ratio is not None and ratio >= limit and not errors and status == 200) if limit else None,
+                note="; ".join(notes),
+            )
 
     for name in ("checkout", "checkout_sellout"):
         result = results.get(name)
@@ -771,7 +878,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100k books and short loads (~2 minutes)")
     parser.add_argument("--stages", help="catalog sizes to seed and search, comma-separated (default 10k,100k,1M)")
     parser.add_argument("--seconds", type=float, help="wrk duration per target")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument(
+        "--connections",
+        type=connection_counts,
+        default=connection_counts("16,64"),
+        help="wrk connection counts, comma-separated; every target runs at each (default 16,64)",
+    )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--no-web", action="store_true", help="skip the storefront")
     parser.add_argument("--no-checkout", action="store_true", help="skip the checkout runs")
@@ -833,8 +945,9 @@ def main() -> int:
     machine = results["machine"]
     print(
         f"\n{results['profile']} run: {machine['nproc']} cores, load average {machine['loadavg_at_start'][0]:.2f} at start,"
-        f" {machine['loadavg_at_end'][0]:.2f} at end; wrk -t{args.wrk_threads} -c{args.connections}"
-        f" -d{profile['wrk_seconds']:g}s per target; ceiling = mean of the three API /healthz runs"
+        f" {machine['loadavg_at_end'][0]:.2f} at end; wrk -t{args.wrk_threads} -c{','.join(map(str, args.connections))}"
+        f" -d{profile['wrk_seconds']:g}s per target; each ratio is to /healthz at the same connection count"
+        " (API: mean of its three runs; storefront pages: the storefront's /healthz)"
     )
     print_table(results["table"])
     for error in results.get("errors", []):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-import orjson
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
@@ -16,7 +13,7 @@ from ..http.renderers import dumps
 from ..reviews.services import ReviewService
 from .cache import LIST_TTL, VOLATILE_LIST_TTL, CatalogCache
 from .schemas import author_out, book_out, genre_out, normalize_isbn, parse_book_fields, parse_price
-from .services import BookQuery, CatalogService
+from .services import BookQuery, CatalogService, book_rows
 
 
 def _is_staff(request: Request) -> bool:
@@ -46,7 +43,12 @@ def book_query_from(params: dict) -> BookQuery:
 
 
 def _render_books(service: CatalogService, ids: list[int]) -> dict[int, bytes]:
-    return {book.id: dumps(book_out(book)) for book in service.books_by_ids(ids)}
+    return render_books(service.db, ids)
+
+
+def render_books(connection, ids: list[int]) -> dict[int, bytes]:
+    """The shared (anonymous) JSON of the live books among ``ids``, in one query."""
+    return {book.id: dumps(book_out(book)) for book in book_rows(connection, ids)}
 
 
 @view_config(route_name="api.books", request_method="GET", renderer="json", openapi=True)
@@ -62,12 +64,20 @@ def list_books(request: Request):
         return dumps({"ids": ids.ids, "total": ids.total, "capped": ids.total_capped})
 
     ttl = VOLATILE_LIST_TTL if query.sort in ("bestselling", "rating") else LIST_TTL
-    found = orjson.loads(cache.catalog_entry("books", asdict(query), build_ids, ttl))
-    items = cache.books_json(found["ids"], lambda ids: _render_books(request.find_service(CatalogService), ids))
-    head = dumps({"total": found["total"], "page": query.page, "per_page": query.per_page})
+    # the query's fields as a dict (a flat dataclass: what asdict() gives, without its deep copy)
+    params = dict(vars(query))
+    found, items = cache.listing(
+        params, build_ids, ttl, lambda ids: _render_books(request.find_service(CatalogService), ids)
+    )
+    cache.remember_query(request.query_string, params, query.page, query.per_page, ttl)
+    return cacheable_json(request, listing_body(found, query.page, query.per_page, items), max_age=0)
+
+
+def listing_body(found: dict, page: int, per_page: int, items: list[bytes]) -> bytes:
+    """A page of books: the listing's entry (total, capped) and the books' shared JSON."""
+    head = dumps({"total": found["total"], "page": page, "per_page": per_page})
     capped = b',"total_capped":true' if found["capped"] else b""
-    body = b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
-    return cacheable_json(request, body, max_age=0)
+    return b'{"items":[' + b",".join(items) + b"]," + head[1:-1] + capped + b"}"
 
 
 @view_config(route_name="api.books", request_method="POST", renderer="json", permission="staff", openapi=True)

@@ -43,7 +43,7 @@ def test_a_cached_book_is_served_without_the_database(anon, dbsession, api_app):
 @pytest.mark.needs_db  # counts queries and transactions, or drives the cache object itself
 def test_a_cache_hit_is_answered_before_the_transaction_manager(testapp, staff, dbsession, api_app):
     book = make_book(dbsession, title="Hot Book")
-    built = testapp.get(f"/api/v1/books/{book.id}")  # a miss: the view builds and stores the entry
+    built = testapp.get(f"/api/v1/books/{book.id}")  # a miss: built and stored
     began = []
     manager = api_app.registry.settings["tm.manager_hook"](None)
     manager.registerSynch(synch := _BeginRecorder(began))
