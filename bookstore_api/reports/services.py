@@ -6,14 +6,25 @@ placed (``orders.created_at``). An order's revenue is its ``total`` (what the
 customer paid: lines, shipping, less any discount); a book's or genre's revenue
 is the sum of its order lines (quantity × the price snapshot on the line).
 
-How it stays fast at a million orders and books (migration 0009):
+How it stays fast at a million orders and books (migrations 0009 and 0011):
 
-* the sales report is one range scan of ``ix_orders_sales`` (partial on the
-  counted statuses, ``total`` included): index-only, grouped by
-  ``date_trunc`` and joined to ``generate_series`` so empty periods are rows of
-  zeros;
-* top books and genres join that index to ``ix_order_lines_report`` (lines by
-  order with book, quantity and price included), again without reading either heap;
+* closed days come from rollups kept by ``bookstore rollup-reports``
+  (``reports/rollup.py``): ``sales_daily``, ``book_sales_daily``,
+  ``book_sales_monthly`` and ``genre_sales_daily``. A day is read from them when it
+  is on or before the watermark (``report_rollup_state.rolled_through``) and not in
+  ``report_dirty_days`` (triggers log the days whose orders or lines changed after
+  they were rolled); every other day — today, days after the watermark, dirty days —
+  is computed from the orders and their lines through ``ix_orders_sales`` and
+  ``ix_order_lines_report``. So the figures are exact even if the job never ran;
+* genre changes not yet folded into ``genre_sales_daily`` (``report_genre_changes``)
+  are corrected for with the changed books' own rollup rows;
+* top books of a long period: whole clean months from ``book_sales_monthly``, the
+  ragged edges from ``book_sales_daily``, live days from the lines. Instead of
+  summing every book of every bucket, it takes the top ``k`` books of each bucket
+  (index scans), sums those candidates exactly, and stops when the N-th candidate
+  beats the most any other book could have (the sum of each bucket's ``k+1``-th
+  value); otherwise it widens ``k``, and in the end sums every row (threshold
+  algorithm: exact, and fast when best sellers stand out);
 * the stock summary reads ``ix_books_live_stock`` (live books by stock, with the
   price), and slow movers walk ``ix_books_live_stock_value`` (live books in stock,
   highest stock value first) and keep the first books with no sale in the window.
@@ -146,6 +157,162 @@ _TOP_BOOKS = """
     ORDER BY {order}
 """
 
+# Which days of [:first, :last] the rollups answer for ("rolled"); the counted orders of the others.
+_SPLIT = f"""
+    days AS (
+        SELECT CAST(d AS date) AS day
+        FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 day') d
+    ),
+    split AS (
+        SELECT days.day, coalesce(days.day <= s.rolled_through, false)
+               AND NOT EXISTS (SELECT 1 FROM report_dirty_days x WHERE x.day = days.day) AS rolled
+        FROM days CROSS JOIN report_rollup_state s
+    ),
+    live_orders AS (
+        SELECT split.day, o.id, o.total
+        FROM split CROSS JOIN LATERAL (
+            SELECT id, total FROM orders
+            WHERE status IN {_COUNTED_SQL}
+              AND created_at >= CAST(split.day AS timestamp) AT TIME ZONE 'UTC'
+              AND created_at < CAST(split.day + 1 AS timestamp) AT TIME ZONE 'UTC'
+        ) o
+        WHERE NOT split.rolled
+    ),
+    per_day AS (
+        SELECT r.day, r.orders, r.revenue FROM sales_daily r JOIN split ON split.day = r.day AND split.rolled
+        UNION ALL
+        SELECT day, count(*), sum(total) FROM live_orders GROUP BY day
+    )
+"""
+
+_ROLLUP_SALES = text(
+    f"""
+    WITH {_SPLIT},
+    periods AS (
+        SELECT generate_series(date_trunc(:unit, CAST(:first AS timestamp)),
+                               CAST(:last AS timestamp), CAST(:step AS interval)) AS bucket
+    ),
+    sold AS (
+        SELECT date_trunc(:unit, CAST(day AS timestamp)) AS bucket, sum(orders) AS orders, sum(revenue) AS revenue
+        FROM per_day GROUP BY 1
+    )
+    SELECT CAST(periods.bucket AS date) AS bucket, coalesce(sold.orders, 0) AS orders,
+           coalesce(sold.revenue, 0) AS revenue
+    FROM periods LEFT JOIN sold USING (bucket)
+    ORDER BY periods.bucket
+    """
+)
+
+_ROLLUP_TOTALS = text(
+    f"""
+    WITH {_SPLIT}
+    SELECT coalesce(sum(orders), 0) AS orders, coalesce(sum(revenue), 0) AS revenue FROM per_day
+    """
+)
+
+_ROLLUP_TOP_GENRES = """
+    WITH {split},
+    rolled_days AS (SELECT day FROM split WHERE rolled),
+    pending AS (
+        SELECT book_id, genre_id, sum(delta) AS delta FROM report_genre_changes
+        GROUP BY book_id, genre_id HAVING sum(delta) <> 0
+    ),
+    sold AS (
+        SELECT g.genre_id, g.units, g.revenue FROM genre_sales_daily g JOIN rolled_days r ON r.day = g.day
+        UNION ALL
+        SELECT p.genre_id, p.delta * b.units, p.delta * b.revenue
+        FROM pending p JOIN book_sales_daily b ON b.book_id = p.book_id JOIN rolled_days r ON r.day = b.day
+        UNION ALL
+        SELECT bg.genre_id, l.quantity, l.quantity * l.unit_price
+        FROM live_orders o JOIN order_lines l ON l.order_id = o.id JOIN book_genres bg ON bg.book_id = l.book_id
+    ),
+    by_genre AS (
+        SELECT genre_id, sum(units) AS units, sum(revenue) AS revenue FROM sold
+        GROUP BY genre_id HAVING sum(units) > 0
+    )
+    SELECT g.slug, g.name, by_genre.units, by_genre.revenue
+    FROM by_genre JOIN genres g ON g.id = by_genre.genre_id
+    ORDER BY {order}, g.slug
+    LIMIT :limit
+"""
+
+_COVERAGE = text(
+    """
+    SELECT s.rolled_through,
+           ARRAY(SELECT DISTINCT day FROM report_dirty_days WHERE day BETWEEN :first AND :last) AS dirty
+    FROM report_rollup_state s
+    """
+)
+
+# The counted lines of the live days (runs of days as [start, end) timestamps), per book.
+_LIVE_BOOKS = text(
+    f"""
+    SELECT l.book_id, sum(l.quantity) AS units, sum(l.quantity * l.unit_price) AS revenue
+    FROM unnest(CAST(:starts AS timestamp[]), CAST(:ends AS timestamp[])) r(s, e)
+    JOIN orders o ON o.status IN {_COUNTED_SQL}
+     AND o.created_at >= r.s AT TIME ZONE 'UTC' AND o.created_at < r.e AT TIME ZONE 'UTC'
+    JOIN order_lines l ON l.order_id = o.id
+    GROUP BY l.book_id
+    """
+)
+
+# The k + 1 best books of each month and each day (by the ranking measure), from the indexes on it.
+_BUCKET_TOPS = """
+    SELECT 'm' || m.month AS bucket, t.book_id, t.v
+    FROM unnest(CAST(:months AS date[])) m(month)
+    CROSS JOIN LATERAL (
+        SELECT book_id, {metric} AS v FROM book_sales_monthly WHERE month = m.month ORDER BY {metric} DESC LIMIT :k
+    ) t
+    UNION ALL
+    SELECT 'd' || d.day, t.book_id, t.v
+    FROM unnest(CAST(:days AS date[])) d(day)
+    CROSS JOIN LATERAL (
+        SELECT book_id, {metric} AS v FROM book_sales_daily WHERE day = d.day ORDER BY {metric} DESC LIMIT :k
+    ) t
+"""
+
+# Exact rollup sums of the candidate books over the rolled months and days (runs of them).
+_CANDIDATE_SUMS = text(
+    """
+    SELECT c.book_id, sum(x.units) AS units, sum(x.revenue) AS revenue
+    FROM unnest(CAST(:ids AS bigint[])) c(book_id)
+    CROSS JOIN LATERAL (
+        SELECT m.units, m.revenue
+        FROM unnest(CAST(:m_first AS date[]), CAST(:m_last AS date[])) r(a, b)
+        JOIN book_sales_monthly m ON m.book_id = c.book_id AND m.month BETWEEN r.a AND r.b
+        UNION ALL
+        SELECT d.units, d.revenue
+        FROM unnest(CAST(:d_first AS date[]), CAST(:d_last AS date[])) r(a, b)
+        JOIN book_sales_daily d ON d.book_id = c.book_id AND d.day BETWEEN r.a AND r.b
+    ) x
+    GROUP BY c.book_id
+    """
+)
+
+# Every rolled row and live line of the period, summed per book: the last resort of the threshold search.
+_ALL_SUMS = f"""
+    SELECT book_id, sum(units) AS units, sum(revenue) AS revenue FROM (
+        SELECT m.book_id, m.units, m.revenue
+        FROM unnest(CAST(:m_first AS date[]), CAST(:m_last AS date[])) r(a, b)
+        JOIN book_sales_monthly m ON m.month BETWEEN r.a AND r.b
+        UNION ALL
+        SELECT d.book_id, d.units, d.revenue
+        FROM unnest(CAST(:d_first AS date[]), CAST(:d_last AS date[])) r(a, b)
+        JOIN book_sales_daily d ON d.day BETWEEN r.a AND r.b
+        UNION ALL
+        SELECT l.book_id, l.quantity, l.quantity * l.unit_price
+        FROM unnest(CAST(:starts AS timestamp[]), CAST(:ends AS timestamp[])) r(s, e)
+        JOIN orders o ON o.status IN {_COUNTED_SQL}
+         AND o.created_at >= r.s AT TIME ZONE 'UTC' AND o.created_at < r.e AT TIME ZONE 'UTC'
+        JOIN order_lines l ON l.order_id = o.id
+    ) x
+    GROUP BY book_id
+    ORDER BY {{order}}
+    LIMIT :limit
+"""
+
+_BOOK_DETAILS = text("SELECT id, isbn, title FROM books WHERE id = ANY(CAST(:ids AS bigint[]))")
+
 _TOP_GENRES = """
     WITH sold AS (
         SELECT book_id, sum(quantity) AS units, sum(amount) AS revenue
@@ -166,6 +333,7 @@ _ORDERINGS = {
     "revenue": "revenue DESC, units DESC",
     "units": "units DESC, revenue DESC",
 }
+_BOOK_ORDERINGS = {by: f"{order}, book_id" for by, order in _ORDERINGS.items()}
 
 _STOCK_SUMMARY = text(
     """
@@ -211,35 +379,85 @@ _LEAST_SOLD = text(
 )
 
 
+@dataclass
+class Coverage:
+    """How a period splits between the rollups and the live rows (see the module docstring)."""
+
+    months: list[dt.date]  # whole months answered by book_sales_monthly
+    days: list[dt.date]  # other rolled days, answered by book_sales_daily
+    live: list[tuple[dt.date, dt.date]]  # runs of days computed from the lines, inclusive
+
+    @staticmethod
+    def runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+        runs: list[tuple[dt.date, dt.date]] = []
+        for day in days:
+            if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+                runs[-1] = (runs[-1][0], day)
+            else:
+                runs.append((day, day))
+        return runs
+
+    @property
+    def live_days(self) -> int:
+        return sum((last - first).days + 1 for first, last in self.live)
+
+    def params(self) -> dict:
+        month_runs: list[tuple[dt.date, dt.date]] = []
+        for month in self.months:
+            if month_runs and _next_month(month_runs[-1][1]) == month:
+                month_runs[-1] = (month_runs[-1][0], month)
+            else:
+                month_runs.append((month, month))
+        day_runs = self.runs(self.days)
+        return {
+            "m_first": [a for a, _ in month_runs],
+            "m_last": [b for _, b in month_runs],
+            "d_first": [a for a, _ in day_runs],
+            "d_last": [b for _, b in day_runs],
+            "starts": [dt.datetime.combine(a, dt.time()) for a, _ in self.live],
+            "ends": [dt.datetime.combine(b + dt.timedelta(days=1), dt.time()) for _, b in self.live],
+        }
+
+
 class ReportService:
-    def __init__(self, dbsession: Session, currency: str):
+    """The reports; ``rollups=False`` computes every day from the orders (the reference the tests compare to)."""
+
+    #: the first number of books taken from each month or day by the top-books search, and its ceiling
+    FIRST_K = 40
+    MAX_K = 2560
+
+    def __init__(self, dbsession: Session, currency: str, rollups: bool = True):
         self.db = dbsession
         self.currency = currency
+        self.rollups = rollups
 
     def _totals(self, period: Period) -> dict:
-        row = self.db.execute(_TOTALS, _bounds(period)).one()
+        statement = _ROLLUP_TOTALS if self.rollups else _TOTALS
+        row = self.db.execute(statement, _bounds(period)).one()
         revenue = Decimal(row.revenue)
         return {
-            "orders": row.orders,
+            "orders": int(row.orders),
             "revenue": money(revenue),
-            "average_order_value": money(average(revenue, row.orders)),
+            "average_order_value": money(average(revenue, int(row.orders))),
         }
 
     def sales(self, period: Period, group: str) -> dict:
         step = {"day": "1 day", "week": "1 week", "month": "1 month"}[group]
-        rows = self.db.execute(_SALES, {**_bounds(period), "unit": group, "step": step}).all()
+        statement = _ROLLUP_SALES if self.rollups else _SALES
+        rows = self.db.execute(statement, {**_bounds(period), "unit": group, "step": step}).all()
         periods = []
         for row in rows:
             start = max(row.bucket, period.start)
             end = min(_bucket_end(row.bucket, group), period.end)
             revenue = Decimal(row.revenue)
+            orders = int(row.orders)
             periods.append(
                 {
                     "start": start.isoformat(),
                     "end": end.isoformat(),
-                    "orders": row.orders,
+                    "orders": orders,
                     "revenue": money(revenue),
-                    "average_order_value": money(average(revenue, row.orders)),
+                    "average_order_value": money(average(revenue, orders)),
                 }
             )
         previous = period.previous()
@@ -255,23 +473,98 @@ class ReportService:
             "previous_totals": self._totals(previous),
         }
 
+    def coverage(self, period: Period) -> Coverage:
+        row = self.db.execute(_COVERAGE, {"first": period.start, "last": period.end}).one()
+        through, dirty = row.rolled_through, set(row.dirty)
+        rolled, live = [], []
+        day = period.start
+        while day <= period.end:
+            (rolled if through is not None and day <= through and day not in dirty else live).append(day)
+            day += dt.timedelta(days=1)
+        rolled_set = set(rolled)
+        months = []
+        month = period.start.replace(day=1)
+        while month <= period.end:
+            following = _next_month(month)
+            days_of_month = {month + dt.timedelta(days=n) for n in range((following - month).days)}
+            if days_of_month <= rolled_set:
+                months.append(month)
+            month = following
+        in_months = {day for day in rolled if day.replace(day=1) in set(months)}
+        return Coverage(months, [day for day in rolled if day not in in_months], Coverage.runs(live))
+
+    def _top_book_sums(self, period: Period, by: str, limit: int) -> list[tuple[int, int, Decimal]]:
+        """(book_id, units, revenue) of the ``limit`` best books, best first (threshold search, see above)."""
+        coverage = self.coverage(period)
+        params = coverage.params()
+        order = _BOOK_ORDERINGS[by]
+        if coverage.live_days * 2 > period.days:  # mostly not rolled up yet: one pass over everything
+            rows = self.db.execute(text(_ALL_SUMS.format(order=order)), {**params, "limit": limit}).all()
+            return [(row.book_id, int(row.units), Decimal(row.revenue)) for row in rows]
+        live: dict[int, tuple[int, Decimal]] = {}
+        if coverage.live:
+            for row in self.db.execute(_LIVE_BOOKS, {"starts": params["starts"], "ends": params["ends"]}):
+                live[row.book_id] = (int(row.units), Decimal(row.revenue))
+
+        def rank(item: tuple[int, int, Decimal]) -> tuple:
+            book_id, units, revenue = item
+            return (-units, -revenue, book_id) if by == "units" else (-revenue, -units, book_id)
+
+        k = max(self.FIRST_K, 2 * limit)
+        tops = text(_BUCKET_TOPS.format(metric=by))
+        while k <= self.MAX_K:
+            buckets: dict[str, list] = {}
+            for row in self.db.execute(tops, {"months": coverage.months, "days": coverage.days, "k": k + 1}):
+                buckets.setdefault(row.bucket, []).append(row)
+            candidates = set(live)
+            bound: Decimal | int = 0
+            for rows in buckets.values():
+                rows.sort(key=lambda row: row.v, reverse=True)
+                candidates.update(row.book_id for row in rows[:k])
+                if len(rows) > k:
+                    bound += rows[k].v  # no book outside this bucket's top k sold more in it
+            sums = {book_id: [units, revenue] for book_id, (units, revenue) in live.items()}
+            if candidates and (coverage.months or coverage.days):
+                for row in self.db.execute(_CANDIDATE_SUMS, {**params, "ids": sorted(candidates)}):
+                    entry = sums.setdefault(row.book_id, [0, Decimal(0)])
+                    entry[0] += int(row.units)
+                    entry[1] += Decimal(row.revenue)
+            ranked = sorted(((book_id, units, revenue) for book_id, (units, revenue) in sums.items()), key=rank)
+            if not bound:
+                return ranked[:limit]  # every book that sold is a candidate
+            if len(ranked) >= limit:
+                last = ranked[limit - 1]
+                if (last[1] if by == "units" else last[2]) > bound:
+                    return ranked[:limit]
+            k *= 4
+        rows = self.db.execute(text(_ALL_SUMS.format(order=order)), {**params, "limit": limit}).all()
+        return [(row.book_id, int(row.units), Decimal(row.revenue)) for row in rows]
+
     def top_books(self, period: Period, by: str, limit: int) -> dict:
-        statement = text(_TOP_BOOKS.format(lines=_LINES_IN_PERIOD, order=_ORDERINGS[by]))
-        rows = self.db.execute(statement, {**_bounds(period), "limit": limit}).all()
+        if self.rollups:
+            sums = self._top_book_sums(period, by, limit)
+            details = {row.id: row for row in self.db.execute(_BOOK_DETAILS, {"ids": [s[0] for s in sums]})}
+            rows = [
+                (book_id, details[book_id].isbn, details[book_id].title, units, revenue)
+                for book_id, units, revenue in sums
+            ]
+        else:
+            statement = text(_TOP_BOOKS.format(lines=_LINES_IN_PERIOD, order=_BOOK_ORDERINGS[by]))
+            rows = [
+                (row.id, row.isbn, row.title, row.units, row.revenue)
+                for row in self.db.execute(statement, {**_bounds(period), "limit": limit})
+            ]
         items = [
-            {
-                "book_id": row.id,
-                "isbn": row.isbn,
-                "title": row.title,
-                "units": int(row.units),
-                "revenue": money(row.revenue),
-            }
-            for row in rows
+            {"book_id": book_id, "isbn": isbn, "title": title, "units": int(units), "revenue": money(revenue)}
+            for book_id, isbn, title, units, revenue in rows
         ]
         return {**self._header(period, by), "items": items}
 
     def top_genres(self, period: Period, by: str, limit: int) -> dict:
-        statement = text(_TOP_GENRES.format(lines=_LINES_IN_PERIOD, order=_ORDERINGS[by]))
+        if self.rollups:
+            statement = text(_ROLLUP_TOP_GENRES.format(split=_SPLIT, order=_ORDERINGS[by]))
+        else:
+            statement = text(_TOP_GENRES.format(lines=_LINES_IN_PERIOD, order=_ORDERINGS[by]))
         rows = self.db.execute(statement, {**_bounds(period), "limit": limit}).all()
         items = [
             {"slug": row.slug, "name": row.name, "units": int(row.units), "revenue": money(row.revenue)} for row in rows
@@ -316,13 +609,16 @@ def _bounds(period: Period) -> dict:
     return {"first": period.start, "last": period.end, "after": period.end + dt.timedelta(days=1)}
 
 
+def _next_month(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
 def _bucket_end(bucket: dt.date, group: str) -> dt.date:
     if group == "day":
         return bucket
     if group == "week":
         return bucket + dt.timedelta(days=6)
-    following = dt.date(bucket.year + bucket.month // 12, bucket.month % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
+    return _next_month(bucket) - dt.timedelta(days=1)
 
 
 def includeme(config: Configurator) -> None:
