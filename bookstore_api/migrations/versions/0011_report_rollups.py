@@ -149,10 +149,14 @@ CREATE TRIGGER order_lines_report_update AFTER UPDATE ON order_lines
 CREATE TRIGGER order_lines_report_delete AFTER DELETE ON order_lines REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION bookstore_report_lines_changed();
 
--- Only books that were ever ordered matter: a book without lines has no rollup rows.
+-- Only books that were ever ordered matter: a book without lines has no rollup rows (so the
+-- catalogue seeder's bulk load of new books, bookstore.bulk_load = on, is skipped outright).
 CREATE FUNCTION bookstore_report_genres_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF coalesce(current_setting('bookstore.bulk_load', true), '') = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         INSERT INTO report_genre_changes (book_id, genre_id, delta)
         SELECT o.book_id, o.genre_id, -1 FROM old_rows o
