@@ -20,8 +20,8 @@ How it stays fast at a million orders and books (migrations 0009 and 0011):
   are corrected for with the changed books' own rollup rows;
 * top books of a long period: whole clean months from ``book_sales_monthly``, the
   ragged edges from ``book_sales_daily``, live days from the lines. Instead of
-  summing every book of every bucket, it takes the top ``k`` books of each bucket
-  (index scans), sums those candidates exactly, and stops when the N-th candidate
+  summing every book of every month, it takes the top ``k`` books of each month
+  (index scans) and of the edge days summed together, sums those candidates exactly, and stops when the N-th candidate
   beats the most any other book could have (the sum of each bucket's ``k+1``-th
   value); otherwise it widens ``k``, and in the end sums every row (threshold
   algorithm: exact, and fast when best sellers stand out);
@@ -157,37 +157,25 @@ _TOP_BOOKS = """
     ORDER BY {order}
 """
 
-# Which days of [:first, :last] the rollups answer for ("rolled"); the counted orders of the others.
-_SPLIT = f"""
-    days AS (
-        SELECT CAST(d AS date) AS day
-        FROM generate_series(CAST(:first AS timestamp), CAST(:last AS timestamp), interval '1 day') d
-    ),
-    split AS (
-        SELECT days.day, coalesce(days.day <= (SELECT rolled_through FROM report_rollup_state), false)
-               AND NOT EXISTS (SELECT 1 FROM report_dirty_days x WHERE x.day = days.day) AS rolled
-        FROM days
-    ),
-    live_orders AS (
-        SELECT split.day, o.id, o.total
-        FROM split CROSS JOIN LATERAL (
-            SELECT id, total FROM orders
-            WHERE status IN {_COUNTED_SQL}
-              AND created_at >= CAST(split.day AS timestamp) AT TIME ZONE 'UTC'
-              AND created_at < CAST(split.day + 1 AS timestamp) AT TIME ZONE 'UTC'
-        ) o
-        WHERE NOT split.rolled
-    ),
+# The period's orders and revenue per day: rolled days (runs :r_first[i] to :r_last[i]) from
+# sales_daily, the live days (runs of [start, end) timestamps) from the counted orders.
+_PER_DAY = f"""
     per_day AS (
-        SELECT r.day, r.orders, r.revenue FROM sales_daily r JOIN split ON split.day = r.day AND split.rolled
+        SELECT r.day, r.orders, r.revenue
+        FROM unnest(CAST(:r_first AS date[]), CAST(:r_last AS date[])) x(a, b)
+        JOIN sales_daily r ON r.day BETWEEN x.a AND x.b
         UNION ALL
-        SELECT day, count(*), sum(total) FROM live_orders GROUP BY day
+        SELECT CAST(o.created_at AT TIME ZONE 'UTC' AS date), count(*), sum(o.total)
+        FROM unnest(CAST(:starts AS timestamp[]), CAST(:ends AS timestamp[])) x(s, e)
+        JOIN orders o ON o.status IN {_COUNTED_SQL}
+         AND o.created_at >= x.s AT TIME ZONE 'UTC' AND o.created_at < x.e AT TIME ZONE 'UTC'
+        GROUP BY 1
     )
 """
 
 _ROLLUP_SALES = text(
     f"""
-    WITH {_SPLIT},
+    WITH {_PER_DAY},
     periods AS (
         SELECT generate_series(date_trunc(:unit, CAST(:first AS timestamp)),
                                CAST(:last AS timestamp), CAST(:step AS interval)) AS bucket
@@ -205,26 +193,32 @@ _ROLLUP_SALES = text(
 
 _ROLLUP_TOTALS = text(
     f"""
-    WITH {_SPLIT}
+    WITH {_PER_DAY}
     SELECT coalesce(sum(orders), 0) AS orders, coalesce(sum(revenue), 0) AS revenue FROM per_day
     """
 )
 
-_ROLLUP_TOP_GENRES = """
-    WITH {split},
-    rolled_days AS (SELECT day FROM split WHERE rolled),
-    pending AS (
+# One statement, so the genre changes it corrects for and the genre rows it reads are of one snapshot.
+_ROLLUP_TOP_GENRES = f"""
+    WITH pending AS (
         SELECT book_id, genre_id, sum(delta) AS delta FROM report_genre_changes
         GROUP BY book_id, genre_id HAVING sum(delta) <> 0
     ),
     sold AS (
-        SELECT g.genre_id, g.units, g.revenue FROM genre_sales_daily g JOIN rolled_days r ON r.day = g.day
+        SELECT g.genre_id, g.units, g.revenue
+        FROM unnest(CAST(:r_first AS date[]), CAST(:r_last AS date[])) x(a, b)
+        JOIN genre_sales_daily g ON g.day BETWEEN x.a AND x.b
         UNION ALL
-        SELECT p.genre_id, p.delta * b.units, p.delta * b.revenue
-        FROM pending p JOIN book_sales_daily b ON b.book_id = p.book_id JOIN rolled_days r ON r.day = b.day
+        SELECT p.genre_id, p.delta * d.units, p.delta * d.revenue
+        FROM pending p JOIN book_sales_daily d ON d.book_id = p.book_id
+        JOIN unnest(CAST(:r_first AS date[]), CAST(:r_last AS date[])) x(a, b) ON d.day BETWEEN x.a AND x.b
         UNION ALL
         SELECT bg.genre_id, l.quantity, l.quantity * l.unit_price
-        FROM live_orders o JOIN order_lines l ON l.order_id = o.id JOIN book_genres bg ON bg.book_id = l.book_id
+        FROM unnest(CAST(:starts AS timestamp[]), CAST(:ends AS timestamp[])) x(s, e)
+        JOIN orders o ON o.status IN {_COUNTED_SQL}
+         AND o.created_at >= x.s AT TIME ZONE 'UTC' AND o.created_at < x.e AT TIME ZONE 'UTC'
+        JOIN order_lines l ON l.order_id = o.id
+        JOIN book_genres bg ON bg.book_id = l.book_id
     ),
     by_genre AS (
         SELECT genre_id, sum(units) AS units, sum(revenue) AS revenue FROM sold
@@ -232,7 +226,7 @@ _ROLLUP_TOP_GENRES = """
     )
     SELECT g.slug, g.name, by_genre.units, by_genre.revenue
     FROM by_genre JOIN genres g ON g.id = by_genre.genre_id
-    ORDER BY {order}, g.slug
+    ORDER BY {{order}}, g.slug
     LIMIT :limit
 """
 
@@ -256,7 +250,8 @@ _LIVE_BOOKS = text(
     """
 )
 
-# The k + 1 best books of each month and each day (by the ranking measure), from the indexes on it.
+# The k + 1 best books of each whole month (index scans on the ranking measure), and of the other
+# rolled days taken together (the ragged edges, at most two months of daily rows).
 _BUCKET_TOPS = """
     SELECT 'm' || m.month AS bucket, t.book_id, t.v
     FROM unnest(CAST(:months AS date[])) m(month)
@@ -264,11 +259,14 @@ _BUCKET_TOPS = """
         SELECT book_id, {metric} AS v FROM book_sales_monthly WHERE month = m.month ORDER BY {metric} DESC LIMIT :k
     ) t
     UNION ALL
-    SELECT 'd' || d.day, t.book_id, t.v
-    FROM unnest(CAST(:days AS date[])) d(day)
-    CROSS JOIN LATERAL (
-        SELECT book_id, {metric} AS v FROM book_sales_daily WHERE day = d.day ORDER BY {metric} DESC LIMIT :k
-    ) t
+    (
+        SELECT 'days', d.book_id, sum(d.{metric}) AS v
+        FROM unnest(CAST(:d_first AS date[]), CAST(:d_last AS date[])) r(a, b)
+        JOIN book_sales_daily d ON d.day BETWEEN r.a AND r.b
+        GROUP BY d.book_id
+        ORDER BY v DESC
+        LIMIT :k
+    )
 """
 
 # Exact rollup sums of the candidate books over the rolled months and days (runs of them).
@@ -386,6 +384,7 @@ class Coverage:
     months: list[dt.date]  # whole months answered by book_sales_monthly
     days: list[dt.date]  # other rolled days, answered by book_sales_daily
     live: list[tuple[dt.date, dt.date]]  # runs of days computed from the lines, inclusive
+    rolled: list[dt.date]  # every day answered by the rollups
 
     @staticmethod
     def runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -409,7 +408,10 @@ class Coverage:
             else:
                 month_runs.append((month, month))
         day_runs = self.runs(self.days)
+        rolled_runs = self.runs(self.rolled)
         return {
+            "r_first": [a for a, _ in rolled_runs],
+            "r_last": [b for _, b in rolled_runs],
             "m_first": [a for a, _ in month_runs],
             "m_last": [b for _, b in month_runs],
             "d_first": [a for a, _ in day_runs],
@@ -437,8 +439,10 @@ class ReportService:
             self.db.execute(text("SET LOCAL jit = off"))
 
     def _totals(self, period: Period) -> dict:
-        statement = _ROLLUP_TOTALS if self.rollups else _TOTALS
-        row = self.db.execute(statement, _bounds(period)).one()
+        if self.rollups:
+            row = self.db.execute(_ROLLUP_TOTALS, self.coverage(period).params()).one()
+        else:
+            row = self.db.execute(_TOTALS, _bounds(period)).one()
         revenue = Decimal(row.revenue)
         return {
             "orders": int(row.orders),
@@ -449,8 +453,11 @@ class ReportService:
     def sales(self, period: Period, group: str) -> dict:
         step = {"day": "1 day", "week": "1 week", "month": "1 month"}[group]
         self._prepare()
-        statement = _ROLLUP_SALES if self.rollups else _SALES
-        rows = self.db.execute(statement, {**_bounds(period), "unit": group, "step": step}).all()
+        params = {**_bounds(period), "unit": group, "step": step}
+        if self.rollups:
+            rows = self.db.execute(_ROLLUP_SALES, {**params, **self.coverage(period).params()}).all()
+        else:
+            rows = self.db.execute(_SALES, params).all()
         periods = []
         for row in rows:
             start = max(row.bucket, period.start)
@@ -497,7 +504,7 @@ class ReportService:
                 months.append(month)
             month = following
         in_months = {day for day in rolled if day.replace(day=1) in set(months)}
-        return Coverage(months, [day for day in rolled if day not in in_months], Coverage.runs(live))
+        return Coverage(months, [day for day in rolled if day not in in_months], Coverage.runs(live), rolled)
 
     def _top_book_sums(self, period: Period, by: str, limit: int) -> list[tuple[int, int, Decimal]]:
         """(book_id, units, revenue) of the ``limit`` best books, best first (threshold search, see above)."""
@@ -520,7 +527,8 @@ class ReportService:
         tops = text(_BUCKET_TOPS.format(metric=by))
         while k <= self.MAX_K:
             buckets: dict[str, list] = {}
-            for row in self.db.execute(tops, {"months": coverage.months, "days": coverage.days, "k": k + 1}):
+            bucket_params = {"months": coverage.months, "d_first": params["d_first"], "d_last": params["d_last"]}
+            for row in self.db.execute(tops, {**bucket_params, "k": k + 1}):
                 buckets.setdefault(row.bucket, []).append(row)
             candidates = set(live)
             bound: Decimal | int = 0
@@ -570,10 +578,12 @@ class ReportService:
     def top_genres(self, period: Period, by: str, limit: int) -> dict:
         if self.rollups:
             self._prepare()
-            statement = text(_ROLLUP_TOP_GENRES.format(split=_SPLIT, order=_ORDERINGS[by]))
+            statement = text(_ROLLUP_TOP_GENRES.format(order=_ORDERINGS[by]))
+            params = {**self.coverage(period).params(), "limit": limit}
         else:
             statement = text(_TOP_GENRES.format(lines=_LINES_IN_PERIOD, order=_ORDERINGS[by]))
-        rows = self.db.execute(statement, {**_bounds(period), "limit": limit}).all()
+            params = {**_bounds(period), "limit": limit}
+        rows = self.db.execute(statement, params).all()
         items = [
             {"slug": row.slug, "name": row.name, "units": int(row.units), "revenue": money(row.revenue)} for row in rows
         ]

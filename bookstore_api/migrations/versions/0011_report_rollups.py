@@ -40,8 +40,6 @@ CREATE TABLE book_sales_daily (
     CONSTRAINT pk_book_sales_daily PRIMARY KEY (day, book_id)
 );
 CREATE INDEX ix_book_sales_daily_book ON book_sales_daily (book_id, day) INCLUDE (units, revenue);
-CREATE INDEX ix_book_sales_daily_units ON book_sales_daily (day, units DESC) INCLUDE (book_id);
-CREATE INDEX ix_book_sales_daily_revenue ON book_sales_daily (day, revenue DESC) INCLUDE (book_id);
 CREATE TABLE book_sales_monthly (
     month date NOT NULL,
     book_id bigint NOT NULL,
