@@ -210,8 +210,10 @@ _ROLLUP_TOP_GENRES = f"""
         JOIN genre_sales_daily g ON g.day BETWEEN x.a AND x.b
         UNION ALL
         SELECT p.genre_id, p.delta * d.units, p.delta * d.revenue
-        FROM pending p JOIN book_sales_daily d ON d.book_id = p.book_id
-        JOIN unnest(CAST(:r_first AS date[]), CAST(:r_last AS date[])) x(a, b) ON d.day BETWEEN x.a AND x.b
+        FROM pending p CROSS JOIN LATERAL (  -- each changed book's own rows, never a scan of them all
+            SELECT d.units, d.revenue FROM unnest(CAST(:r_first AS date[]), CAST(:r_last AS date[])) x(a, b)
+            JOIN book_sales_daily d ON d.book_id = p.book_id AND d.day BETWEEN x.a AND x.b
+        ) d
         UNION ALL
         SELECT bg.genre_id, l.quantity, l.quantity * l.unit_price
         FROM unnest(CAST(:starts AS timestamp[]), CAST(:ends AS timestamp[])) x(s, e)
@@ -530,17 +532,21 @@ class ReportService:
             bucket_params = {"months": coverage.months, "d_first": params["d_first"], "d_last": params["d_last"]}
             for row in self.db.execute(tops, {**bucket_params, "k": k + 1}):
                 buckets.setdefault(row.bucket, []).append(row)
-            candidates = set(live)
+            # the live days are one more bucket: their best k books are candidates, the rest bounded
+            best_live = sorted(live, key=lambda book_id: live[book_id][0 if by == "units" else 1], reverse=True)
+            candidates = set(best_live[:k])
             bound: Decimal | int = 0
+            if len(best_live) > k:
+                bound += live[best_live[k]][0 if by == "units" else 1]
             for rows in buckets.values():
                 rows.sort(key=lambda row: row.v, reverse=True)
                 candidates.update(row.book_id for row in rows[:k])
                 if len(rows) > k:
                     bound += rows[k].v  # no book outside this bucket's top k sold more in it
-            sums = {book_id: [units, revenue] for book_id, (units, revenue) in live.items()}
+            sums = {book_id: list(live[book_id]) for book_id in candidates if book_id in live}
             if candidates and (coverage.months or coverage.days):
                 for row in self.db.execute(_CANDIDATE_SUMS, {**params, "ids": sorted(candidates)}):
-                    entry = sums.setdefault(row.book_id, [0, Decimal(0)])
+                    entry = sums.setdefault(row.book_id, list(live.get(row.book_id, (0, Decimal(0)))))
                     entry[0] += int(row.units)
                     entry[1] += Decimal(row.revenue)
             ranked = sorted(((book_id, units, revenue) for book_id, (units, revenue) in sums.items()), key=rank)
