@@ -5,9 +5,13 @@ unless BOOKSTORE_DATABASE_URL / BOOKSTORE_REDIS_URL are set. Seeds the catalogue
 with the ``bookstore seed`` machinery (``bookstore_dev.seed.seed_catalog``), then
 bulk-inserts customers, orders spread over the last two years (a tenth of them
 cancelled) and one to three lines each with SQL ``generate_series`` (best sellers
-skewed towards a few books), runs ``VACUUM ANALYZE``, and times each report query
-through ``ReportService`` (the code the API runs): the first run and the median
-of the next five. Writes bench/results/reports-<time>.json; asserts nothing.
+skewed towards a few books), runs ``VACUUM ANALYZE``, builds the rollups with
+``bookstore rollup-reports`` (timed), and times each report query through
+``ReportService`` (the code the API runs) three ways in the same run: computed
+from the orders (``rollups=False``), from the rollups, and from the rollups after 20
+old orders on 20 different days were cancelled behind them (those days computed
+live); then times rolling those 20 days again. First run and median of the next
+five. Writes bench/results/reports-<time>.json (with the load average); asserts nothing.
 
     .venv/bin/python bench/reports.py --books 1000000 --orders 1000000
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
@@ -85,10 +90,11 @@ def main() -> int:
 
     from bookstore_api.cli.migrate import upgrade
     from bookstore_api.infra.db import make_engine
+    from bookstore_api.reports.rollup import Rollup
     from bookstore_api.reports.services import Period, ReportService
     from bookstore_dev.seed import seed_catalog
 
-    results: dict = {"books": args.books, "orders": args.orders, "timings": {}, "loading": {}}
+    results: dict = {"books": args.books, "orders": args.orders, "timings": {}, "loading": {}, "rollup": {}}
     with services("bench_reports") as (database_url, _redis_url):
         upgrade(database_url)
         engine = make_engine({"sqlalchemy.url": database_url, "sqlalchemy.pool_size": 2})
@@ -128,21 +134,66 @@ def main() -> int:
             "sales 1096 days by month": lambda s: s.sales(last(1096), "month"),
             "top books 30 days by revenue": lambda s: s.top_books(last(30), "revenue", 10),
             "top books 366 days by units": lambda s: s.top_books(last(366), "units", 10),
+            "top books 366 days by revenue": lambda s: s.top_books(last(366), "revenue", 10),
+            "top books 1096 days by units": lambda s: s.top_books(last(1096), "units", 10),
             "top genres 30 days": lambda s: s.top_genres(last(30), "revenue", 10),
             "top genres 366 days": lambda s: s.top_genres(last(366), "revenue", 10),
             "stock (slow movers, 90 days)": lambda s: s.stock(90, 20),
         }
+        rollup = Rollup(engine, settle=dt.timedelta(0))
+        results["load_average_before"] = os.getloadavg()
+        built = rollup.run()
+        results["rollup"]["build_s"] = round(built.seconds, 1)
+        results["rollup"]["build"] = built.summary()
+        print(f"built the rollups: {built.summary()}", flush=True)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("SET statement_timeout = 0"))
+            connection.execute(
+                text("VACUUM ANALYZE sales_daily, book_sales_daily, book_sales_monthly, genre_sales_daily")
+            )
+            for table in ("sales_daily", "book_sales_daily", "book_sales_monthly", "genre_sales_daily"):
+                results["rollup"][f"{table}_rows"] = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+
+        def measure(label: str, rollups: bool) -> None:
+            with Session(engine) as session:
+                session.execute(text("SET statement_timeout = 0"))
+                service = ReportService(session, "USD", rollups=rollups)
+                for name, case in cases.items():
+                    timing = timed(lambda case=case: case(service))
+                    results["timings"].setdefault(name, {})[label] = timing
+                    print(
+                        f"{label:8s} {name:34s} first {timing['first_ms']:8.1f} ms   median {timing['median_ms']:8.1f} ms",
+                        flush=True,
+                    )
+                session.rollback()
+
         with Session(engine) as session:
-            session.execute(text("SET statement_timeout = 0"))
-            service = ReportService(session, "USD")
-            for name, case in cases.items():
-                timing = timed(lambda case=case: case(service))
-                results["timings"][name] = timing
-                print(
-                    f"{name:34s} first {timing['first_ms']:8.1f} ms   median {timing['median_ms']:8.1f} ms", flush=True
+            checks = {}
+            for rollups in (False, True):
+                service = ReportService(session, "USD", rollups=rollups)
+                checks[rollups] = [case(service) for case in cases.values()]
+                session.rollback()
+            results["rollup_equals_raw"] = checks[False] == checks[True]
+            results["sample_30_day_totals"] = checks[True][0]["totals"]
+        print(f"rollup reports equal the raw ones: {results['rollup_equals_raw']}", flush=True)
+        measure("raw", False)
+        measure("rollup", True)
+        with engine.begin() as connection:
+            cancelled = connection.execute(
+                text(
+                    "UPDATE orders SET status = 'cancelled' WHERE id IN ("
+                    " SELECT DISTINCT ON (CAST(created_at AS date)) id FROM orders"
+                    " WHERE status = 'delivered' AND created_at < now() - interval '40 days'"
+                    " AND created_at > now() - interval '340 days' ORDER BY CAST(created_at AS date), id LIMIT 20)"
                 )
-            sample = service.sales(last(30), "day")
-            results["sample_30_day_totals"] = sample["totals"]
+            ).rowcount
+        results["rollup"]["dirty_orders"] = cancelled
+        measure("dirty", True)
+        rerolled = rollup.run()
+        results["rollup"]["reroll_s"] = round(rerolled.seconds, 1)
+        results["rollup"]["reroll"] = rerolled.summary()
+        print(f"rolled the changed days again: {rerolled.summary()}", flush=True)
+        results["load_average_after"] = os.getloadavg()
     out = ROOT / "bench" / "results" / f"reports-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")

@@ -33,6 +33,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         f"seeded {result.books:,} books ({result.authors:,} new authors) in {result.seconds:.1f}s "
         f"= {result.rate:,.0f} books/s"
     )
+    from bookstore_api.reports.rollup import Rollup
+
+    print(Rollup(engine).run().summary())  # the staff reports' rollups, up to date with the data
     return 0
 
 

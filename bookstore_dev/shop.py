@@ -98,7 +98,8 @@ def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
 
 
 def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: list) -> None:
-    """Both apps, the mailer and the webhook worker as child processes; returns once both apps listen."""
+    """Both apps, the mailer, the webhook worker and the report rollup as child processes; returns once both
+    apps listen."""
     apps = [("api", dev["api_port"]), ("web", dev["web_port"])]
     env["BOOKSTORE_API_URL"] = f"http://127.0.0.1:{dev['api_port']}"
     env.setdefault("BOOKSTORE_STOREFRONT_URL", f"http://127.0.0.1:{dev['web_port']}")  # links in mails
@@ -109,6 +110,7 @@ def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: l
         children.append(_spawn(argv, env, var / f"{app}.log"))
     mailer = [sys.executable, "-m", SERVE_MODULES["api"], "send-mail", "--loop", "--interval", "2"]
     webhooks = [sys.executable, "-m", SERVE_MODULES["api"], "deliver-webhooks", "--interval", "1"]
+    rollup = [sys.executable, "-m", SERVE_MODULES["api"], "rollup-reports", "--loop", "--interval", "300"]
     for (app, port), child in zip(apps, children, strict=True):
         deadline = time.monotonic() + 30
         while not port_open("127.0.0.1", port):
@@ -117,6 +119,7 @@ def _start_apps(var: Path, dev: dict[str, Any], env: dict[str, str], children: l
             time.sleep(0.05)
     children.append(_spawn(mailer, env, var / "mailer.log"))
     children.append(_spawn(webhooks, env, var / "webhooks.log"))
+    children.append(_spawn(rollup, env, var / "rollup.log"))
 
 
 def _stop(children: list[subprocess.Popen], managed: list) -> None:

@@ -1,5 +1,5 @@
 """The ``bookstore`` command: migrate, create users, send and read mail, send webhooks, purge carts,
-import and export the catalogue, and serve the API.
+roll up the report figures, import and export the catalogue, and serve the API.
 
 Settings come from the environment (``BOOKSTORE_*``) or an ini file given with
 ``--ini``; both go through the same settings code as the app.
@@ -141,6 +141,38 @@ def cmd_purge_carts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollup_reports(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import time
+
+    from bookstore_core.logs import configure_logging
+
+    from ..infra.db import make_engine
+    from ..reports.rollup import Rollup
+
+    since = None
+    if args.since:
+        try:
+            since = dt.date.fromisoformat(args.since)
+        except ValueError:
+            print("--since must be a date (YYYY-MM-DD)", file=sys.stderr)
+            return 2
+    settings = load_settings(args.ini)
+    configure_logging(settings["bookstore.log_level"], settings["bookstore.log_format"])
+    engine = make_engine(settings, application_name="bookstore rollup")
+    rollup = Rollup(engine, settle=dt.timedelta(minutes=args.settle_minutes))
+    try:
+        print(rollup.run(since=since).summary(), flush=True)
+        if args.loop:
+            time.sleep(args.interval)
+            rollup.run_forever(args.interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     """The parser and its subcommands (a development checkout adds ``run`` and ``seed``)."""
     parser = argparse.ArgumentParser(prog="bookstore", description=__doc__.splitlines()[0])
@@ -183,6 +215,17 @@ def add_commands(sub: Any) -> None:
     hooks.add_argument("--concurrency", type=int, default=8, help="deliveries sent at once")
     hooks.add_argument("--batch", type=int, default=100, help="deliveries claimed per round")
     hooks.set_defaults(func=cmd_deliver_webhooks)
+
+    rollup = sub.add_parser(
+        "rollup-reports", help="roll closed days of sales up for the staff reports (idempotent, resumable)"
+    )
+    rollup.add_argument("--since", help="roll every closed day from this date (YYYY-MM-DD) again")
+    rollup.add_argument("--loop", action="store_true", help="keep rolling up, every --interval seconds")
+    rollup.add_argument("--interval", type=float, default=300.0, help="seconds between runs with --loop")
+    rollup.add_argument(
+        "--settle-minutes", type=float, default=15.0, help="close a day only this long after it ended (UTC)"
+    )
+    rollup.set_defaults(func=cmd_rollup_reports)
 
     sub.add_parser("purge-carts", help="delete carts idle for 30 days").set_defaults(func=cmd_purge_carts)
 
