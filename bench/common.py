@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -154,3 +155,29 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def parse_wrk(output: str) -> dict:
+    """The figures of a ``wrk --latency`` report: requests, req/s, latency percentiles in ms, errors."""
+
+    def number(pattern: str, cast=float, default=None):
+        found = re.search(pattern, output)
+        return cast(found.group(1)) if found else default
+
+    def latency(label: str) -> float | None:
+        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not found:
+            return None
+        value, unit = float(found.group(1)), found.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "requests": number(r"(\d+) requests in", int, 0),
+        "rps": number(r"Requests/sec:\s+([\d.]+)", float, 0.0),
+        "p50_ms": latency("50"),
+        "p90_ms": latency("90"),
+        "p99_ms": latency("99"),
+        "non_2xx_3xx": number(r"Non-2xx or 3xx responses: (\d+)", int, 0),
+        "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
+    }

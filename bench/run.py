@@ -38,7 +38,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +62,7 @@ from common import (  # noqa: E402
     environment,
     fresh_database,
     in_process_api,
+    parse_wrk,
     rss_mb,
     services,
     session_cookie,
@@ -337,30 +337,6 @@ def seed_and_search(database_url: str, redis_url: str, profile: dict, results: d
 
 
 # --------------------------------------------------------------------------- load through the servers
-
-
-def parse_wrk(output: str) -> dict:
-    def number(pattern: str, cast=float, default=None):
-        found = re.search(pattern, output)
-        return cast(found.group(1)) if found else default
-
-    def latency(label: str) -> float | None:
-        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-        if not found:
-            return None
-        value, unit = float(found.group(1)), found.group(2)
-        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
-
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return {
-        "requests": number(r"(\d+) requests in", int, 0),
-        "rps": number(r"Requests/sec:\s+([\d.]+)", float, 0.0),
-        "p50_ms": latency("50"),
-        "p90_ms": latency("90"),
-        "p99_ms": latency("99"),
-        "non_2xx_3xx": number(r"Non-2xx or 3xx responses: (\d+)", int, 0),
-        "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
-    }
 
 
 def run_wrk(base: str, seconds: float, connections: int, threads: int, script: str, args: list[str], cookie: str):

@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, api_server, services, web_server
+from common import ROOT, api_server, parse_wrk, services, web_server
 
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "paths.lua"
 
@@ -41,19 +41,12 @@ def wrk(base: str, path: str, seconds: float, connections: int, cookie: str) -> 
     command += ["-s", str(WRK_SCRIPT), base + "/", "--", path]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
 
-    def latency(label: str) -> float | None:
-        found = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-        if not found:
-            return None
-        value, unit = float(found.group(1)), found.group(2)
-        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
-
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    parsed = parse_wrk(output)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": latency("50"),
-        "p99_ms": latency("99"),
-        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        "rps": parsed["rps"],
+        "p50_ms": parsed["p50_ms"],
+        "p99_ms": parsed["p99_ms"],
+        "errors": parsed["non_2xx_3xx"],
     }
 
 

@@ -16,6 +16,7 @@ from bookstore_api.catalog.schemas import book_out
 from bookstore_api.http.renderers import dumps
 from tests.helpers.clients import unique_word
 from tests.helpers.factories import make_book, make_genre
+from tests.helpers.transactions import transactions_begun
 
 HEADERS = ("Content-Type", "ETag", "Cache-Control", "Vary")
 
@@ -36,20 +37,6 @@ class Statements:
 
     def _record(self, conn, cursor, statement, *args):
         self.sent.append(statement)
-
-
-class _BeginRecorder:
-    def __init__(self, began: list):
-        self.began = began
-
-    def newTransaction(self, txn):  # the transaction package's synchronizer interface
-        self.began.append(txn)
-
-    def beforeCompletion(self, txn):
-        pass
-
-    def afterCompletion(self, txn):
-        pass
 
 
 def _forget(cache: CatalogCache, book_id: int) -> None:
@@ -75,14 +62,8 @@ def test_the_tween_and_the_view_answer_a_book_alike(testapp, dbsession, api_app)
     cache.store_claimed(claim, None)  # the other request gives up; the view has stored its entry
 
     _forget(cache, book.id)
-    began: list = []
-    manager = api_app.registry.settings["tm.manager_hook"](None)
-    manager.registerSynch(synch := _BeginRecorder(began))
-    try:
-        with Statements(dbsession.get_bind().engine) as statements:
-            by_tween = testapp.get(path)  # a miss the tween builds: one statement, no transaction
-    finally:
-        manager.unregisterSynch(synch)
+    with transactions_begun(api_app) as began, Statements(dbsession.get_bind().engine) as statements:
+        by_tween = testapp.get(path)  # a miss the tween builds: one statement, no transaction
     assert began == []
     # (the tests' engine wraps every checkout in a savepoint: only the queries count)
     assert len([sql for sql in statements.sent if sql.lstrip().upper().startswith("SELECT")]) == 1
@@ -152,13 +133,8 @@ def test_a_cached_listing_is_answered_before_the_transaction_manager_with_the_vi
         make_book(dbsession, title=f"{word.title()} Volume {n}", price=f"{10 + n}.00")
     path = f"/api/v1/books?q={word}&sort=price&per_page=2&page=2"
     by_view = testapp.get(path)  # the view builds the listing and notes the query string
-    began: list = []
-    manager = api_app.registry.settings["tm.manager_hook"](None)
-    manager.registerSynch(synch := _BeginRecorder(began))
-    try:
+    with transactions_begun(api_app) as began:
         by_tween = testapp.get(path)
-    finally:
-        manager.unregisterSynch(synch)
     assert began == []  # answered in the tween
     assert by_tween.body == by_view.body
     assert (by_tween.json["total"], by_tween.json["page"], by_tween.json["per_page"]) == (3, 2, 2)

@@ -12,6 +12,7 @@ from bookstore_api.catalog.cache import CatalogCache
 from tests.helpers.clients import Client, register_and_login, unique_word
 from tests.helpers.commerce import checkout_body, new_key
 from tests.helpers.factories import make_book, make_genre, next_isbn
+from tests.helpers.transactions import transactions_begun
 
 
 class QueryCounter:
@@ -44,13 +45,8 @@ def test_a_cached_book_is_served_without_the_database(anon, dbsession, api_app):
 def test_a_cache_hit_is_answered_before_the_transaction_manager(testapp, staff, dbsession, api_app):
     book = make_book(dbsession, title="Hot Book")
     built = testapp.get(f"/api/v1/books/{book.id}")  # a miss: built and stored
-    began = []
-    manager = api_app.registry.settings["tm.manager_hook"](None)
-    manager.registerSynch(synch := _BeginRecorder(began))
-    try:
+    with transactions_begun(api_app) as began:
         hit = testapp.get(f"/api/v1/books/{book.id}", headers={"X-Request-ID": "hot-1"})
-    finally:
-        manager.unregisterSynch(synch)
     assert began == []  # no transaction was begun for the hit
     assert hit.body == built.body
     for header in ("ETag", "Cache-Control", "Vary", "Content-Type"):
@@ -60,20 +56,6 @@ def test_a_cache_hit_is_answered_before_the_transaction_manager(testapp, staff, 
     # a token takes the full path: staff see their fields, shoppers' entries are not handed to them
     as_staff = testapp.get(f"/api/v1/books/{book.id}", headers={"Authorization": f"Bearer {staff.token}"})
     assert as_staff.json.keys() > built.json.keys()
-
-
-class _BeginRecorder:
-    def __init__(self, began: list):
-        self.began = began
-
-    def newTransaction(self, txn):  # the transaction package's synchronizer interface
-        self.began.append(txn)
-
-    def beforeCompletion(self, txn):
-        pass
-
-    def afterCompletion(self, txn):
-        pass
 
 
 def test_stock_changes_show_at_once_on_the_book(anon, staff, customer, dbsession):
