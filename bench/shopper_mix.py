@@ -759,7 +759,8 @@ def mix_model(steps: list[dict], costs: dict) -> dict:
     for step in steps:
         for page, figures in step["pages"].items():
             counts[page] = counts.get(page, 0) + figures["requests"]
-    page_cpu = {page: figures["cpu_ms"] for page, figures in costs["pages"].items()}
+    # a kind whose preparation failed has no figures: the mix is weighted over the measured kinds
+    page_cpu = {page: figures["cpu_ms"] for page, figures in costs["pages"].items() if "cpu_ms" in figures}
     cpu_ms = weighted_cpu_ms(page_cpu, counts)
     requests = sum(step["requests"] for step in steps) or 1
     redis_per_request = sum(step["data"].get("redis_commands", 0) for step in steps) / requests
